@@ -1,0 +1,42 @@
+# Two commands do everything on a fresh machine:
+#   make train   create .venv if missing, install the project, train the default agent
+#   make test    create .venv if missing, install the project with its test extras, run the tests
+# Extra arguments reach the scripts through ARGS, e.g. `make train ARGS="--algo ppo -n 50000"`.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+EXTRAS ?= dev
+# On a machine without an NVIDIA GPU, install the CPU build of torch before anything asks for torch,
+# so pip does not pull the multi-GB CUDA build. Override TORCH_SPEC (or set it empty) to choose.
+TORCH_SPEC ?= $(if $(shell command -v nvidia-smi 2>/dev/null),,torch==2.13.0)
+ARGS ?=
+
+STAMP := $(VENV)/.installed-$(EXTRAS)
+
+.PHONY: train evaluate test bench setup clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(if $(TORCH_SPEC),$(PY) -m pip install --quiet "$(TORCH_SPEC)")
+	$(PY) -m pip install --quiet -e ".[$(EXTRAS)]"
+	touch $@
+
+train: $(STAMP)
+	$(PY) train.py $(ARGS)
+
+evaluate: $(STAMP)
+	$(PY) evaluate.py $(ARGS)
+
+test: $(STAMP)
+	$(PY) -m pytest $(ARGS)
+
+bench:
+	$(MAKE) EXTRAS=dev,bench setup
+	$(PY) benchmarks/bench_integrators.py $(ARGS)
+
+clean:
+	rm -rf $(VENV) build *.egg-info
