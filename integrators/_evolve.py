@@ -1,0 +1,212 @@
+"""Dispatch to the integrators, from compiled code (single system or a batch) and from Python.
+
+``evolve_kernel`` and ``evolve_batch`` are the Numba-level entry points (no validation; used by
+the batched environment); ``evolve`` is the validated Python API returning an ``EvolveResult``.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit, prange
+
+from . import adaptive_leapfrog, dopri5, hermite, hermite_aarseth, leapfrog, rk4, yoshida4
+from ._forces import MAX_STEPS, NON_FINITE, OK, energy_kernel, jit, pairwise_timescale
+
+
+class Status(enum.IntEnum):
+    """How an integration call ended."""
+
+    OK = OK  #: reached ``duration`` exactly
+    MAX_STEPS = MAX_STEPS  #: step budget exhausted before ``duration``
+    NON_FINITE = NON_FINITE  #: non-finite state, or a step that is non-positive or does not advance time
+
+
+@dataclass(frozen=True)
+class MethodInfo:
+    """What the agent needs to know about a method: its one parameter and its sensible range."""
+
+    name: str
+    kind: str  # "variable" or "fixed"
+    order: int
+    param: str  # "eta", "tol" or "dt"
+    param_range: tuple[float, float]
+    default: float
+    description: str
+    method_id: int
+
+
+def _info(method_id: int, name: str, kind: str, order: int, param: str,
+          param_range: tuple[float, float], default: float, description: str) -> MethodInfo:
+    return MethodInfo(name, kind, order, param, param_range, default, description, method_id)
+
+
+METHODS: dict[str, MethodInfo] = {m.name: m for m in (
+    _info(0, "hermite", "variable", 4, "eta", (1e-4, 1e-1), 0.03,
+          "Hermite PEC (Makino & Aarseth 1992), shared step eta * pairwise time scale (AMUSE)"),
+    _info(1, "hermite_aarseth", "variable", 4, "eta", (1e-6, 1e-1), 0.01,
+          "Hermite PEC with Aarseth's criterion dt = sqrt(eta (|a||a2|+|j|^2)/(|j||a3|+|a2|^2))"),
+    _info(2, "adaptive_leapfrog", "variable", 2, "eta", (1e-4, 1e-1), 0.01,
+          "KDK leapfrog, shared step eta * pairwise time scale"),
+    _info(3, "dopri5", "variable", 5, "tol", (1e-12, 1e-4), 1e-8,
+          "Dormand-Prince 5(4) embedded Runge-Kutta, local error tolerance tol (atol = rtol)"),
+    _info(4, "leapfrog", "fixed", 2, "dt", (1e-4, 1e-1), 1e-3,
+          "KDK leapfrog (velocity Verlet), symplectic, fixed step dt"),
+    _info(5, "yoshida4", "fixed", 4, "dt", (1e-4, 1e-1), 1e-2,
+          "Yoshida (1990) triple-jump leapfrog, symplectic, fixed step dt"),
+    _info(6, "rk4", "fixed", 4, "dt", (1e-4, 1e-1), 1e-2,
+          "classic fourth-order Runge-Kutta, fixed step dt"),
+)}
+
+
+@jit
+def _evolve_core(method_id, pos, vel, mass, duration, param, softening, max_steps):
+    """Run method ``method_id`` in place; returns (time reached, n_steps, n_force_evals, status)."""
+    eps2 = softening * softening
+    if method_id == 0:
+        return hermite.run(pos, vel, mass, duration, param, eps2, max_steps)
+    if method_id == 1:
+        return hermite_aarseth.run(pos, vel, mass, duration, param, eps2, max_steps)
+    if method_id == 2:
+        return adaptive_leapfrog.run(pos, vel, mass, duration, param, eps2, max_steps)
+    if method_id == 3:
+        return dopri5.run(pos, vel, mass, duration, param, eps2, max_steps)
+    if method_id == 4:
+        return leapfrog.run(pos, vel, mass, duration, param, eps2, max_steps)
+    if method_id == 5:
+        return yoshida4.run(pos, vel, mass, duration, param, eps2, max_steps)
+    return rk4.run(pos, vel, mass, duration, param, eps2, max_steps)
+
+
+@jit
+def evolve_kernel(method_id, pos, vel, mass, duration, param, softening, max_steps):
+    """Integrate one system in place (float64 C-contiguous (N, 3) pos/vel, (N,) mass).
+
+    No validation: the caller guarantees valid inputs. Returns (n_steps, n_force_evals, status).
+    """
+    _, steps, evals, status = _evolve_core(method_id, pos, vel, mass, duration, param, softening,
+                                           max_steps)
+    return steps, evals, status
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def evolve_batch(method_id, pos, vel, mass, duration, params, softening, max_steps, active):
+    """Integrate the active systems of a batch in place, in parallel over systems.
+
+    ``pos``, ``vel`` (B, N, 3), ``mass`` (B, N), ``params`` (B,) float64, ``active`` (B,) bool.
+    Returns int64 arrays (n_steps, n_force_evals, status), each (B,); inactive systems are not
+    touched and report zeros. Each system gives bitwise the result of ``evolve_kernel``.
+    """
+    b_count = pos.shape[0]
+    steps = np.zeros(b_count, dtype=np.int64)
+    evals = np.zeros(b_count, dtype=np.int64)
+    status = np.zeros(b_count, dtype=np.int64)
+    for b in prange(b_count):
+        if active[b]:
+            steps[b], evals[b], status[b] = evolve_kernel(
+                method_id, pos[b], vel[b], mass[b], duration, params[b], softening, max_steps)
+    return steps, evals, status
+
+
+@njit(cache=True, error_model="numpy")
+def energy_batch(pos, vel, mass, softening):
+    """Total energy of each system of a batch: (B, N, 3), (B, N, 3), (B, N) -> (B,) float64."""
+    out = np.empty(pos.shape[0])
+    for b in range(pos.shape[0]):
+        out[b] = energy_kernel(pos[b], vel[b], mass[b], softening * softening)
+    return out
+
+
+@njit(cache=True, error_model="numpy")
+def min_timescale_batch(pos, vel, mass):
+    """Shortest pairwise time scale of each system of a batch -> (B,) float64."""
+    out = np.empty(pos.shape[0])
+    for b in range(pos.shape[0]):
+        out[b] = pairwise_timescale(pos[b], vel[b], mass[b])
+    return out
+
+
+@dataclass(frozen=True)
+class EvolveResult:
+    """Outcome of :func:`evolve`: the new state, the time reached and the cost."""
+
+    pos: np.ndarray  # (N, 3) float64, a new array
+    vel: np.ndarray  # (N, 3) float64, a new array
+    time: float  # time actually reached (== duration when status is OK)
+    n_steps: int  # accepted steps
+    n_force_evals: int  # force (or force+jerk) evaluations, rejected attempts included
+    status: Status
+    wall_time: float  # seconds spent in the compiled integrator
+
+
+def method_info(method: str) -> MethodInfo:
+    """The :class:`MethodInfo` of ``method``; ValueError naming the choices if unknown."""
+    try:
+        return METHODS[method]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}") from None
+
+
+def as_state(pos, vel, mass) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Validated float64 C-contiguous copies of (pos (N, 3), vel (N, 3), mass (N,)).
+
+    Raises ValueError for wrong shapes, N < 2, non-finite values, mass <= 0 or coincident bodies.
+    """
+    pos = np.array(pos, dtype=np.float64, order="C", copy=True)
+    vel = np.array(vel, dtype=np.float64, order="C", copy=True)
+    mass = np.array(mass, dtype=np.float64, order="C", copy=True)
+    if pos.ndim != 2 or pos.shape[1] != 3 or pos.shape[0] < 2:
+        raise ValueError(f"pos has shape {pos.shape}; expected (N, 3) with N >= 2")
+    n = pos.shape[0]
+    if vel.shape != (n, 3):
+        raise ValueError(f"vel has shape {vel.shape}; expected {(n, 3)} like pos")
+    if mass.shape != (n,):
+        raise ValueError(f"mass has shape {mass.shape}; expected {(n,)}")
+    for name, arr in (("pos", pos), ("vel", vel), ("mass", mass)):
+        bad = np.argwhere(~np.isfinite(arr))
+        if bad.size:
+            idx = tuple(int(i) for i in bad[0])
+            raise ValueError(f"{name}{list(idx)} = {arr[idx]} is not finite")
+    bad = np.flatnonzero(mass <= 0.0)
+    if bad.size:
+        raise ValueError(f"mass[{bad[0]}] = {mass[bad[0]]} must be > 0")
+    for i in range(n):
+        same = np.flatnonzero(np.all(pos[i + 1:] == pos[i], axis=1))
+        if same.size:
+            raise ValueError(f"bodies {i} and {i + 1 + same[0]} are both at position {pos[i].tolist()}")
+    return pos, vel, mass
+
+
+def _positive(name: str, value, allow_zero: bool = False) -> float:
+    value = float(value)
+    if not np.isfinite(value) or value < 0.0 or (value == 0.0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name} = {value} must be finite and {bound}")
+    return value
+
+
+def evolve(method: str, pos, vel, mass, duration: float, param: float, *,
+           softening: float = 0.0, max_steps: int = 1_000_000) -> EvolveResult:
+    """Integrate an N-body system (G = 1) for ``duration`` time units with ``method``.
+
+    ``param`` is the method's parameter (``METHODS[method].param``: eta, tol or dt). The call
+    lands exactly on ``duration`` (the last step is shortened; at least one step when
+    ``duration > 0``) unless ``max_steps`` steps run out (status MAX_STEPS) or the state or step
+    becomes non-finite (status NON_FINITE). Inputs are not modified. Raises ValueError on bad
+    input, naming the bad value.
+    """
+    info = method_info(method)
+    pos, vel, mass = as_state(pos, vel, mass)
+    duration = _positive("duration", duration, allow_zero=True)
+    param = _positive(info.param, param)
+    softening = _positive("softening", softening, allow_zero=True)
+    if isinstance(max_steps, bool) or int(max_steps) != max_steps or max_steps < 1:
+        raise ValueError(f"max_steps = {max_steps!r} must be an integer >= 1")
+    start = time.perf_counter()
+    t, steps, evals, status = _evolve_core(info.method_id, pos, vel, mass, duration, param,
+                                           softening, int(max_steps))
+    wall = time.perf_counter() - start
+    return EvolveResult(pos, vel, float(t), int(steps), int(evals), Status(status), wall)
