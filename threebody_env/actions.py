@@ -1,0 +1,46 @@
+"""Map agent actions to the integrator's time-step parameter, on a logarithmic scale."""
+
+from __future__ import annotations
+
+import numpy as np
+from gymnasium import spaces
+
+from threebody_env.config import EnvConfig
+
+
+class ActionMap:
+    """Translate actions into parameter values (``eta``, ``tol`` or ``dt``) and back.
+
+    - ``discrete``: ``Discrete(n_actions)``; action k is the k-th of ``n_actions`` values
+      log-spaced over ``param_range``, smallest first.
+    - ``continuous``: ``Box(-1, 1, (1,), float32)``; -1 is the low end of the range, +1 the high
+      end, linear in log10 of the parameter.
+    """
+
+    def __init__(self, config: EnvConfig) -> None:
+        self.mode = config.action_mode
+        self.log_low, self.log_high = np.log10(config.param_range)
+        if self.mode == "discrete":
+            self.space: spaces.Space = spaces.Discrete(config.n_actions)
+            self.values = np.logspace(self.log_low, self.log_high, config.n_actions)
+        else:
+            self.space = spaces.Box(-1.0, 1.0, shape=(1,), dtype=np.float32)
+            self.values = None
+
+    def to_params(self, actions: np.ndarray) -> np.ndarray:
+        """Parameters (float64, shape (B,)) for a batch of actions (shape (B,) or (B, 1))."""
+        if self.values is not None:
+            index = np.asarray(actions).reshape(-1)
+            if not np.issubdtype(index.dtype, np.integer) or index.min() < 0 or index.max() >= self.values.size:
+                raise ValueError(f"discrete actions must be integers in [0, {self.values.size}); got {actions!r}")
+            return self.values[index]
+        u = np.asarray(actions, dtype=np.float64).reshape(-1)
+        if not np.all(np.isfinite(u)):
+            raise ValueError(f"continuous actions must be finite; got {actions!r}")
+        u = np.clip(u, -1.0, 1.0)
+        return 10.0 ** (self.log_low + 0.5 * (u + 1.0) * (self.log_high - self.log_low))
+
+    def normalized(self, params: np.ndarray) -> np.ndarray:
+        """Position of ``params`` in the log range, scaled to [-1, 1] (the continuous action)."""
+        fraction = (np.log10(params) - self.log_low) / (self.log_high - self.log_low)
+        return 2.0 * fraction - 1.0

@@ -1,0 +1,84 @@
+"""Validated configuration shared by the single and the batched environment."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+import integrators
+from threebody_env.initial_conditions import PAPER_INTERVAL, Sampler, resolve_sampler
+
+ACTION_MODES = ("discrete", "continuous")
+OBSERVATIONS = ("default", "paper")
+REWARDS = ("default", "paper")
+COSTS = ("force_evals", "wall_time")
+
+
+@dataclass(frozen=True)
+class EnvConfig:
+    """Every setting of a :class:`~threebody_env.ThreeBodyEnv`; invalid values raise ``ValueError``.
+
+    Times are in N-body units (G = 1); ``interval`` defaults to the paper's 0.1 yr.
+    """
+
+    integrator: str = "hermite"
+    action_mode: str = "discrete"
+    n_actions: int = 10
+    param_range: tuple[float, float] | None = None
+    interval: float = PAPER_INTERVAL
+    initial_conditions: str | Sampler = "paper"
+    observation: str = "default"
+    reward: str = "default"
+    cost: str = "force_evals"
+    max_energy_error: float = 0.1
+    target_error: float = 1e-10
+    cost_weight: float = 0.02
+    failure_penalty: float = 20.0
+    paper_weights: tuple[float, float] = (3000.0, 4.0)
+    softening: float = 0.0
+    max_integrator_steps: int = 500_000
+    method: integrators.MethodInfo = field(init=False, repr=False)
+    sampler: Sampler = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.integrator not in integrators.METHODS:
+            raise ValueError(f"integrator={self.integrator!r} is unknown; choose from {list(integrators.METHODS)}")
+        method = integrators.METHODS[self.integrator]
+        object.__setattr__(self, "method", method)
+        object.__setattr__(self, "sampler", resolve_sampler(self.initial_conditions))
+        _choice("action_mode", self.action_mode, ACTION_MODES)
+        _choice("observation", self.observation, OBSERVATIONS)
+        _choice("reward", self.reward, REWARDS)
+        _choice("cost", self.cost, COSTS)
+        if not (isinstance(self.n_actions, (int, np.integer)) and self.n_actions >= 2):
+            raise ValueError(f"n_actions={self.n_actions!r} must be an integer >= 2")
+        lo, hi = self.param_range if self.param_range is not None else method.param_range
+        if not (0.0 < lo < hi and math.isfinite(hi)):
+            raise ValueError(f"param_range=({lo!r}, {hi!r}) must satisfy 0 < low < high < inf")
+        object.__setattr__(self, "param_range", (float(lo), float(hi)))
+        for name in ("interval", "max_energy_error", "target_error", "cost_weight", "failure_penalty"):
+            _positive(name, getattr(self, name), allow_zero=name in ("cost_weight", "failure_penalty"))
+        _positive("softening", self.softening, allow_zero=True)
+        if not (isinstance(self.max_integrator_steps, (int, np.integer)) and self.max_integrator_steps >= 1):
+            raise ValueError(f"max_integrator_steps={self.max_integrator_steps!r} must be an integer >= 1")
+        if self.reward == "paper" and hi >= 1.0:
+            raise ValueError(f"reward='paper' divides by |log10 param|, so param_range=({lo}, {hi}) must stay below 1")
+
+    @property
+    def reference_param(self) -> float:
+        """The method's conventional parameter, clipped into ``param_range``: the cost reference."""
+        lo, hi = self.param_range
+        return float(np.clip(self.method.default, lo, hi))
+
+
+def _choice(name: str, value: object, options: tuple[str, ...]) -> None:
+    if value not in options:
+        raise ValueError(f"{name}={value!r} is unknown; choose from {list(options)}")
+
+
+def _positive(name: str, value: float, *, allow_zero: bool = False) -> None:
+    ok = isinstance(value, (int, float, np.floating)) and math.isfinite(value) and (value >= 0 if allow_zero else value > 0)
+    if not ok:
+        raise ValueError(f"{name}={value!r} must be a finite number {'>= 0' if allow_zero else '> 0'}")

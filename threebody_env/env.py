@@ -1,0 +1,129 @@
+"""The single-system Gymnasium environment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from threebody_env.actions import ActionMap
+from threebody_env.config import EnvConfig
+from threebody_env.observations import OBSERVATION_BUILDERS, observation_space
+from threebody_env.render import EpisodeHistory, EpisodeRenderer
+from threebody_env.rewards import REWARD_FUNCTIONS
+from threebody_env.systems import SystemBatch, validate_initial_condition
+
+
+class ThreeBodyEnv(gym.Env):
+    """Choose the time-step parameter of a gravitational N-body integrator, interval by interval.
+
+    ## Description
+    Each step integrates a few-body system (G = 1 units) over a fixed interval of physical time
+    (default 0.1 yr = 1.0883 N-body units, as in Saz Ulibarrena & Portegies Zwart 2025) with the
+    integrator ``integrator``, whose accuracy parameter (Hermite's ``eta``, DOPRI5's ``tol``, a
+    fixed ``dt``) is the action. Small values cost many force evaluations; large ones let the
+    energy error grow, most of all in close encounters. Every interval lands exactly on its end.
+
+    ## Action Space
+    ``action_mode="discrete"`` (default): ``Discrete(n_actions)``, action k selects the k-th of
+    ``n_actions`` (10) values log-spaced over ``param_range`` (the method's range, for Hermite
+    ``eta`` in [1e-4, 1e-1]), smallest first. ``"continuous"``: ``Box(-1, 1, (1,), float32)``, linear
+    in log10 of the parameter over the same range.
+
+    ## Observation Space
+    ``observation="default"``: ``Box(-50, 50, (6N + 5,), float32)`` for N bodies: centre-of-mass
+    positions and velocities scaled to order 1, log10 of the shortest pairwise time scale over the
+    interval, the cumulative and last-interval energy errors on a log scale, the last parameter and
+    the log of the last interval's cost relative to the reference (see
+    :func:`~threebody_env.observations.default_observation`). ``"paper"``: the 13 values of the
+    paper (x, y / 10, vx, vy of three bodies, -log10 |dE/E0|), reading 16 at reset.
+
+    ## Rewards
+    ``reward="default"``: accuracy gained minus work spent, ``-[L(e_i) - L(e_{i-1})] -
+    cost_weight * c_i / c_ref - failure_penalty * failed`` with ``L(e) = log10 max(|e|,
+    target_error)``; the return of an episode is ``-log10(final error / target_error) - cost_weight
+    * total cost / c_ref``. ``"paper"``: the paper's formula made finite and monotone. See
+    :mod:`threebody_env.rewards`.
+
+    ## Starting State
+    ``initial_conditions`` ("paper", "pythagorean", "figure_eight" or a callable ``rng -> (pos,
+    vel, mass)``) sampled with ``self.np_random``; or ``reset(options={"initial_condition": (pos,
+    vel, mass)})``, used as is.
+
+    ## Episode End
+    Terminated when |dE/E0| exceeds ``max_energy_error`` (0.1), the state becomes non-finite, or
+    the integrator's step budget ``max_integrator_steps`` runs out within one interval. Truncated
+    by the ``TimeLimit`` of the registered ids (100 intervals for training; use
+    ``max_episode_steps=300`` for the paper's evaluation).
+
+    ## Info
+    ``energy_error`` (cumulative, signed), ``step_energy_error``, ``n_force_evals``, ``n_steps``,
+    ``wall_time`` (s), ``param`` (the value applied), ``time`` (N-body units), ``status`` ("ok",
+    "max_steps" or "non_finite"), all of the last interval.
+
+    ## Arguments
+    ``render_mode`` ("human" or "rgb_array") and every field of
+    :class:`~threebody_env.config.EnvConfig` as a keyword, e.g.
+    ``gymnasium.make("ThreeBody-v0", integrator="dopri5", action_mode="continuous")``.
+    """
+
+    metadata = {"render_modes": ["human", "rgb_array"], "render_fps": 10}
+
+    def __init__(self, render_mode: str | None = None, **config: Any) -> None:
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode={render_mode!r} is unknown; choose from {self.metadata['render_modes']}")
+        self.config = EnvConfig(**config)
+        self.render_mode = render_mode
+        self.actions = ActionMap(self.config)
+        self.action_space = self.actions.space
+        n_bodies = probe_body_count(self.config)
+        self.observation_space = observation_space(self.config.observation, n_bodies)
+        self._observe = OBSERVATION_BUILDERS[self.config.observation]
+        self._reward = REWARD_FUNCTIONS[self.config.reward]
+        self._systems = SystemBatch(self.config, 1, n_bodies)
+        self._active = np.ones(1, dtype=bool)
+        self._history = EpisodeHistory()
+        self._renderer: EpisodeRenderer | None = None
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
+        super().reset(seed=seed)
+        options = options or {}
+        initial_condition = options.get("initial_condition")
+        if initial_condition is None:
+            initial_condition = self.config.sampler(self.np_random)
+        self._systems.reset(0, initial_condition)
+        self._history.start(self._systems)
+        if self.render_mode == "human":
+            self.render()
+        return self._observe(self._systems, self.actions)[0], self._systems.info(0)
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
+        params = self.actions.to_params(np.asarray(action))
+        self._systems.advance(params, self._active)
+        failed = self._systems.failed()
+        reward = self._reward(self._systems, failed)
+        self._history.record(self._systems)
+        if self.render_mode == "human":
+            self.render()
+        obs = self._observe(self._systems, self.actions)[0]
+        return obs, float(reward[0]), bool(failed[0]), False, self._systems.info(0)
+
+    def render(self) -> np.ndarray | None:
+        if self.render_mode is None:
+            gym.logger.warn('render() needs a render_mode, e.g. gymnasium.make("ThreeBody-v0", render_mode="rgb_array")')
+            return None
+        if self._renderer is None:
+            self._renderer = EpisodeRenderer(self.config, interactive=self.render_mode == "human")
+        return self._renderer.draw(self._history)
+
+    def close(self) -> None:
+        if self._renderer is not None:
+            self._renderer.close()
+            self._renderer = None
+
+
+def probe_body_count(config: EnvConfig) -> int:
+    """Number of bodies the sampler produces (drawn once with a throwaway generator)."""
+    pos, _, _ = validate_initial_condition(config.sampler(np.random.default_rng(0)))
+    return pos.shape[0]

@@ -1,0 +1,52 @@
+"""Rewards that trade energy error against computational cost, for a batch of systems."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from threebody_env.systems import SystemBatch
+
+
+def _log_error(error: np.ndarray, floor: float, ceiling: float) -> np.ndarray:
+    """log10 |error| clipped to [log10 floor, log10 ceiling]; non-finite errors read as the ceiling."""
+    magnitude = np.where(np.isfinite(error), np.abs(error), ceiling)
+    return np.log10(np.clip(magnitude, floor, ceiling))
+
+
+def default_reward(systems: SystemBatch, failed: np.ndarray) -> np.ndarray:
+    """Reward of the last interval: accuracy gained minus work spent, (B,) float64.
+
+    R_i = -[L(e_i) - L(e_{i-1})] - cost_weight * c_i / c_ref - failure_penalty * failed_i,
+
+    with L(e) = log10 max(|e|, target_error), e_i the cumulative relative energy error after
+    interval i, c_i its cost (force evaluations by default) and c_ref the cost of one interval at
+    the method's reference parameter, measured at reset. The error terms telescope: an episode's
+    return is -log10(final error / target_error) - cost_weight * (total cost / c_ref) - penalty.
+    An error below the target is free, so the agent buys accuracy only where it is missing.
+    """
+    cfg = systems.config
+    ceiling = 10.0 * cfg.max_energy_error
+    gain = _log_error(systems.previous_energy_error, cfg.target_error, ceiling) - _log_error(
+        systems.energy_error, cfg.target_error, ceiling
+    )
+    work = cfg.cost_weight * systems.cost / systems.reference_cost
+    return gain - work - cfg.failure_penalty * failed
+
+
+def paper_reward(systems: SystemBatch, failed: np.ndarray) -> np.ndarray:
+    """The reward of Saz Ulibarrena & Portegies Zwart (2025), made finite and monotone.
+
+    R_i = -W0 (log10 e + 10) / |log10 e|^3 / i + W2 / |log10 a| for i >= 2, and 0 for i = 1,
+    with e the cumulative error, a the parameter and (W0, W2) = ``paper_weights``. The original
+    is singular at e = 1 and rewards errors beyond it; here log10 e is clipped to
+    [-15, log10 max_energy_error], where the error term grows with e.
+    """
+    cfg = systems.config
+    w0, w2 = cfg.paper_weights
+    log_e = _log_error(systems.energy_error, 1e-15, cfg.max_energy_error)
+    i = systems.intervals
+    reward = -w0 * (log_e + 10.0) / np.abs(log_e) ** 3 / np.maximum(i, 1) + w2 / np.abs(np.log10(systems.param))
+    return np.where(i > 1, reward, 0.0)
+
+
+REWARD_FUNCTIONS = {"default": default_reward, "paper": paper_reward}
