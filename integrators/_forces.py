@@ -181,19 +181,21 @@ def state_is_finite(pos, vel):
 
 
 @jit
-def land(t, dt, duration):
+def land(t, dt, t_next, duration):
     """Clip a proposed step so the integration lands exactly on ``duration``.
 
-    Returns ``(h, last, ok)``: the step to take from time ``t``, whether it ends the call (the
-    remainder is at most ``dt`` or within ``SLIVER`` of it, so no sliver step follows), and
-    whether it is usable (``ok`` is False for a non-finite or non-positive step, or one too small
-    to advance ``t``: the caller reports NON_FINITE instead of looping forever).
+    ``t_next`` is the time the caller will record after a full step ``dt`` from ``t`` (``t + dt``,
+    or ``(k + 1) * dt`` for fixed steps); deciding on that same number guarantees the next call
+    sees a positive remainder. Returns ``(h, last, ok)``: the step to take, whether it ends the
+    call (it reaches ``duration``, or would leave a sliver within ``SLIVER`` of a step plus a few
+    ulps of ``duration``: then it is stretched to the end), and whether it is usable (False for a
+    NaN or non-positive step, or one too small to advance time: the caller reports NON_FINITE
+    rather than loop).
     """
-    rem = duration - t
-    if rem <= dt * (1.0 + SLIVER):
+    if t_next + SLIVER * dt + 4e-16 * duration >= duration:
+        rem = duration - t
         return rem, True, rem > 0.0
-    ok = dt > 0.0 and t + dt > t and dt < np.inf
-    return dt, False, ok
+    return dt, False, dt > 0.0 and t_next > t
 
 
 # Status codes returned by the compiled drivers (``integrators.Status`` wraps them).

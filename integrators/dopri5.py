@@ -89,7 +89,7 @@ def run(pos, vel, mass, duration, tol, eps2, max_steps):
     while True:
         if attempts >= max_steps:
             return t, steps, evals, MAX_STEPS
-        h, last, ok = land(t, h_next, duration)
+        h, last, ok = land(t, h_next, t + h_next, duration)
         if not ok:
             return t, steps, evals, NON_FINITE
         err = attempt(pos, vel, mass, eps2, h, tol, kx, kv, x1, v1)

@@ -58,7 +58,8 @@ def run(pos, vel, mass, duration, eta, eps2, max_steps):
     while True:
         if steps >= max_steps:
             return t, steps, steps + 1, MAX_STEPS
-        h, last, ok = land(t, eta * pairwise_timescale(pos, vel, mass), duration)
+        dt = eta * pairwise_timescale(pos, vel, mass)
+        h, last, ok = land(t, dt, t + dt, duration)
         if not ok:
             return t, steps, steps + 1, NON_FINITE
         pec_step(pos, vel, mass, eps2, h, a0, j0, a1, j1, xp, vp)

@@ -74,7 +74,7 @@ def run(pos, vel, mass, duration, eta, eps2, max_steps):
             return t, steps, steps + 1, MAX_STEPS
         if not dt < np.inf:
             dt = root_eta * pairwise_timescale(pos, vel, mass)
-        h, last, ok = land(t, dt, duration)
+        h, last, ok = land(t, dt, t + dt, duration)
         if not ok:
             return t, steps, steps + 1, NON_FINITE
         pec_step(pos, vel, mass, eps2, h, a0, j0, a1, j1, xp, vp)

@@ -45,13 +45,13 @@ def run_composition(pos, vel, mass, duration, dt, eps2, max_steps, weights):
         t = steps * dt
         if steps >= max_steps:
             return t, steps, 1 + per_step * steps, MAX_STEPS
-        h, last, ok = land(t, dt, duration)
+        h, last, ok = land(t, dt, (steps + 1) * dt, duration)
         if not ok:
             return t, steps, 1 + per_step * steps, NON_FINITE
         for w in weights:
             kdk(pos, vel, mass, eps2, w * h, acc)
         steps += 1
-        t = duration if last else t + h
+        t = duration if last else steps * dt
         if not state_is_finite(pos, vel):
             return t, steps, 1 + per_step * steps, NON_FINITE
         if last:

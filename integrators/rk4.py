@@ -62,12 +62,12 @@ def run(pos, vel, mass, duration, dt, eps2, max_steps):
         t = steps * dt
         if steps >= max_steps:
             return t, steps, 4 * steps, MAX_STEPS
-        h, last, ok = land(t, dt, duration)
+        h, last, ok = land(t, dt, (steps + 1) * dt, duration)
         if not ok:
             return t, steps, 4 * steps, NON_FINITE
         rk4_step(pos, vel, mass, eps2, h, xs, vs, acc, sx, sv)
         steps += 1
-        t = duration if last else t + h
+        t = duration if last else steps * dt
         if not state_is_finite(pos, vel):
             return t, steps, 4 * steps, NON_FINITE
         if last:
