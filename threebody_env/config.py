@@ -21,6 +21,8 @@ class EnvConfig:
     """Every setting of a :class:`~threebody_env.ThreeBodyEnv`; invalid values raise ``ValueError``.
 
     Times are in N-body units (G = 1); ``interval`` defaults to the paper's 0.1 yr.
+    ``record_wall_time=False`` reports ``info["wall_time"]`` as 0.0: wall time is the one
+    non-deterministic output, and Gymnasium's checker wants info to repeat exactly for a seed.
     """
 
     integrator: str = "hermite"
@@ -34,10 +36,11 @@ class EnvConfig:
     cost: str = "force_evals"
     max_energy_error: float = 0.1
     target_error: float = 1e-10
-    cost_weight: float = 0.02
+    cost_weight: float = 0.002
     failure_penalty: float = 20.0
     paper_weights: tuple[float, float] = (3000.0, 4.0)
     softening: float = 0.0
+    record_wall_time: bool = True
     max_integrator_steps: int = 500_000
     method: integrators.MethodInfo = field(init=False, repr=False)
     sampler: Sampler = field(init=False, repr=False)
@@ -63,14 +66,22 @@ class EnvConfig:
         _positive("softening", self.softening, allow_zero=True)
         if not (isinstance(self.max_integrator_steps, (int, np.integer)) and self.max_integrator_steps >= 1):
             raise ValueError(f"max_integrator_steps={self.max_integrator_steps!r} must be an integer >= 1")
+        if self.cost == "wall_time" and not self.record_wall_time:
+            raise ValueError("cost='wall_time' needs record_wall_time=True")
         if self.reward == "paper" and hi >= 1.0:
             raise ValueError(f"reward='paper' divides by |log10 param|, so param_range=({lo}, {hi}) must stay below 1")
 
     @property
     def reference_param(self) -> float:
-        """The method's conventional parameter, clipped into ``param_range``: the cost reference."""
+        """The method's conventional parameter, clipped into ``param_range``: the "last parameter" at reset."""
         lo, hi = self.param_range
         return float(np.clip(self.method.default, lo, hi))
+
+    @property
+    def cost_reference_param(self) -> float:
+        """The geometric middle of ``param_range``: one interval at it is the reward's unit of cost."""
+        lo, hi = self.param_range
+        return float(np.sqrt(lo * hi))
 
 
 def _choice(name: str, value: object, options: tuple[str, ...]) -> None:

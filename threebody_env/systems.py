@@ -37,7 +37,7 @@ class SystemBatch:
         self.energy0 = np.ones(b)
         self.length_scale = np.ones(b)  # mass-weighted RMS radius at reset
         self.speed_scale = np.ones(b)  # sqrt(G M / length_scale)
-        self.reference_cost = np.ones(b)  # cost of one interval at the reference parameter, from reset
+        self.reference_cost = np.ones(b)  # cost of one interval at the cost reference parameter, from reset
         self.time = np.zeros(b)
         self.intervals = np.zeros(b, dtype=np.int64)
         self.energy_error = np.zeros(b)
@@ -78,11 +78,11 @@ class SystemBatch:
         self.reference_cost[index] = self.cost[index] = reference
 
     def _measure_reference_cost(self, pos: np.ndarray, vel: np.ndarray, mass: np.ndarray) -> float:
-        """Cost of integrating one interval from this state at the reference parameter (on copies)."""
+        """Cost of integrating one interval from this state at the cost reference parameter (on copies)."""
         cfg = self.config
         start = time.perf_counter()
         _, n_evals, _ = integrators.evolve_kernel(
-            self.method_id, pos.copy(), vel.copy(), mass, cfg.interval, cfg.reference_param,
+            self.method_id, pos.copy(), vel.copy(), mass, cfg.interval, cfg.cost_reference_param,
             cfg.softening, cfg.max_integrator_steps,
         )
         elapsed = time.perf_counter() - start
@@ -111,7 +111,7 @@ class SystemBatch:
         a = active
         self.n_steps[a], self.n_force_evals[a], self.status[a] = n_steps[a], n_evals[a], status[a]
         self.episode_force_evals[a] += n_evals[a]
-        self.wall_time[a] = elapsed * share
+        self.wall_time[a] = elapsed * share if cfg.record_wall_time else 0.0
         self.param[a] = params[a]
         self.time[a] += cfg.interval
         self.intervals[a] += 1
