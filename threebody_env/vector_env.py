@@ -28,9 +28,11 @@ class ThreeBodyVectorEnv(VectorEnv):
     intervals (the registered ids set it).
 
     Autoreset: ``autoreset_mode=AutoresetMode.NEXT_STEP`` (Gymnasium's default; the step after an
-    episode ends resets that slot and returns reward 0) or ``SAME_STEP`` (the slot is reset in the
+    episode ends resets that slot and returns reward 0), ``SAME_STEP`` (the slot is reset in the
     step that ends it; the last observation and info are in ``info["final_obs"]`` and
-    ``info["final_info"]``, masked by ``info["_final_obs"]``).
+    ``info["final_info"]``, masked by ``info["_final_obs"]``) or ``DISABLED`` (a finished slot
+    stays frozen, costing nothing, with reward 0, until ``reset``: one episode per slot, as
+    evaluation wants).
 
     ``info`` holds each key of the single environment's info as an array over the batch, and
     ``wall_time`` is the kernel call's wall time shared out by each system's force evaluations.
@@ -53,8 +55,6 @@ class ThreeBodyVectorEnv(VectorEnv):
         if render_mode is not None:
             raise ValueError("ThreeBodyVectorEnv does not render; render a single ThreeBodyEnv instead")
         self.autoreset_mode = AutoresetMode(autoreset_mode)
-        if self.autoreset_mode == AutoresetMode.DISABLED:
-            raise ValueError("autoreset_mode must be NEXT_STEP or SAME_STEP")
         self.metadata = {**self.metadata, "autoreset_mode": self.autoreset_mode}
         self.config = EnvConfig(**config)
         self.num_envs = int(num_envs)
@@ -107,6 +107,9 @@ class ThreeBodyVectorEnv(VectorEnv):
         rewards = np.where(stepping, self._reward(s, terminated), 0.0)
         done = terminated | truncated
 
+        if self.autoreset_mode == AutoresetMode.DISABLED:
+            self._needs_reset |= done
+            return self._observe(s, self.actions), rewards, terminated, truncated, self._infos()
         if self.autoreset_mode == AutoresetMode.NEXT_STEP:
             for i in np.flatnonzero(self._needs_reset):
                 self._reset_slot(i)
@@ -126,6 +129,11 @@ class ThreeBodyVectorEnv(VectorEnv):
             infos["final_info"] = final_info
             infos["_final_info"] = done.copy()
         return observations, rewards, terminated, truncated, infos
+
+    @property
+    def systems(self) -> SystemBatch:
+        """The batched state behind the observations (for diagnostics and traces; do not modify)."""
+        return self._systems
 
     def _reset_slot(self, index: int, initial_condition=None) -> None:
         if initial_condition is None:

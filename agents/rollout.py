@@ -1,0 +1,172 @@
+"""Run a policy for one episode on each of many initial conditions, batched.
+
+Validation during training, ``evaluate.py`` and the Dask scale-out all call :func:`rollout`:
+one :class:`~threebody_env.ThreeBodyVectorEnv` per chunk of initial conditions, one batched
+``predict`` per interval (a policy costs ~1 us per observation at batch 1024, ~180 us alone).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+from gymnasium.vector import AutoresetMode
+
+from threebody_env import ThreeBodyVectorEnv
+
+
+class Policy(Protocol):
+    def predict(self, observation: np.ndarray, state: Any = None, episode_start: Any = None,
+                deterministic: bool = True) -> tuple[np.ndarray, Any]: ...
+
+
+@dataclass
+class EpisodeTrace:
+    """One episode sampled at interval ends: ``time`` (T+1,), ``energy_error`` (T+1,) signed,
+    ``param`` (T+1,) (the value applied during the interval ending there; the first is the
+    reference), ``pos`` (T+1, N, 3)."""
+
+    seed: int
+    time: np.ndarray
+    energy_error: np.ndarray
+    param: np.ndarray
+    pos: np.ndarray
+
+
+@dataclass
+class RolloutResult:
+    """Per-episode outcomes of one policy, each a (E,) array in the order of ``seeds``.
+
+    ``end`` says why the episode ended: "time_limit", or a failure: "energy_limit",
+    "max_steps", "non_finite".
+    """
+
+    name: str
+    seeds: np.ndarray
+    final_energy_error: np.ndarray  # signed, cumulative (E - E0) / |E0| at the end
+    max_energy_error: np.ndarray  # max over interval ends of |dE/E0|
+    force_evals: np.ndarray
+    integrator_steps: np.ndarray
+    wall_time: np.ndarray  # seconds, the kernel's time shared out by force evaluations
+    intervals: np.ndarray
+    episode_return: np.ndarray
+    end: np.ndarray
+    mean_log_param: np.ndarray
+    traces: list[EpisodeTrace] = field(default_factory=list)
+
+    @property
+    def failed(self) -> np.ndarray:
+        return self.end != "time_limit"
+
+    @classmethod
+    def concatenate(cls, parts: Sequence[RolloutResult]) -> RolloutResult:
+        """Join results of the same policy on consecutive chunks of seeds."""
+        arrays = {
+            name: np.concatenate([getattr(p, name) for p in parts])
+            for name in cls.__dataclass_fields__
+            if name not in ("name", "traces")
+        }
+        return cls(name=parts[0].name, traces=[t for p in parts for t in p.traces], **arrays)
+
+
+def rollout(
+    policy: Policy,
+    seeds: Sequence[int],
+    *,
+    env_kwargs: dict[str, Any] | None = None,
+    n_steps: int = 300,
+    name: str = "policy",
+    n_traces: int = 0,
+    batch_size: int = 1024,
+    deterministic: bool = True,
+    on_chunk: Callable[[int], None] | None = None,
+) -> RolloutResult:
+    """Run ``policy`` for one episode of at most ``n_steps`` intervals from each seed's initial condition.
+
+    ``env_kwargs`` configure :class:`~threebody_env.ThreeBodyVectorEnv`; a policy with an
+    ``action_mode`` attribute (the fixed baselines) runs in an environment of that mode. The first
+    ``n_traces`` episodes are recorded in full. ``on_chunk(k)`` is called after each chunk of k
+    episodes (for progress bars). The result depends only on the policy, the seeds and the
+    settings, never on ``batch_size``, apart from ``wall_time``.
+    """
+    seeds = [int(s) for s in seeds]
+    if not seeds:
+        raise ValueError("rollout needs at least one seed")
+    if n_steps < 1 or batch_size < 1:
+        raise ValueError(f"n_steps={n_steps} and batch_size={batch_size} must be >= 1")
+    kwargs = dict(env_kwargs or {})
+    if getattr(policy, "action_mode", None) is not None:
+        kwargs["action_mode"] = policy.action_mode
+    parts = []
+    for start in range(0, len(seeds), batch_size):
+        chunk = seeds[start : start + batch_size]
+        traced = max(0, min(n_traces - start, len(chunk)))
+        parts.append(_rollout_chunk(policy, chunk, kwargs, n_steps, name, traced, deterministic))
+        if on_chunk is not None:
+            on_chunk(len(chunk))
+    return RolloutResult.concatenate(parts)
+
+
+def _rollout_chunk(policy: Policy, seeds: list[int], env_kwargs: dict[str, Any], n_steps: int, name: str,
+                   n_traces: int, deterministic: bool) -> RolloutResult:
+    b = len(seeds)
+    env = ThreeBodyVectorEnv(num_envs=b, max_episode_steps=n_steps, autoreset_mode=AutoresetMode.DISABLED, **env_kwargs)
+    obs, info = env.reset(seed=seeds)
+    systems = env.systems
+    running = np.ones(b, dtype=bool)
+    max_error = np.zeros(b)
+    force_evals = np.zeros(b, dtype=np.int64)
+    steps = np.zeros(b, dtype=np.int64)
+    wall_time = np.zeros(b)
+    returns = np.zeros(b)
+    log_param_sum = np.zeros(b)
+    end = np.full(b, "time_limit", dtype=object)
+    history = [_snapshot(systems, n_traces)]
+    for _ in range(n_steps):
+        actions, _ = policy.predict(obs, deterministic=deterministic)
+        obs, rewards, terminated, truncated, info = env.step(actions)
+        r = running
+        max_error[r] = np.maximum(max_error[r], np.abs(np.nan_to_num(info["energy_error"][r], nan=np.inf)))
+        force_evals[r] += info["n_force_evals"][r]
+        steps[r] += info["n_steps"][r]
+        wall_time[r] += info["wall_time"][r]
+        returns[r] += rewards[r]
+        log_param_sum[r] += np.log10(info["param"][r])
+        history.append(_snapshot(systems, n_traces))
+        failed_now = terminated & r
+        end[failed_now] = np.where(info["status"][failed_now] == "ok", "energy_limit", info["status"][failed_now])
+        running = r & ~(terminated | truncated)
+        if not running.any():
+            break
+    intervals = systems.intervals.copy()
+    traces = [
+        EpisodeTrace(
+            seed=seeds[i],
+            time=np.array([h[0][i] for h in history[: intervals[i] + 1]]),
+            energy_error=np.array([h[1][i] for h in history[: intervals[i] + 1]]),
+            param=np.array([h[2][i] for h in history[: intervals[i] + 1]]),
+            pos=np.array([h[3][i] for h in history[: intervals[i] + 1]]),
+        )
+        for i in range(n_traces)
+    ]
+    return RolloutResult(
+        name=name,
+        seeds=np.asarray(seeds, dtype=np.int64),
+        final_energy_error=systems.energy_error.copy(),
+        max_energy_error=max_error,
+        force_evals=force_evals,
+        integrator_steps=steps,
+        wall_time=wall_time,
+        intervals=intervals,
+        episode_return=returns,
+        end=end.astype(str),
+        mean_log_param=log_param_sum / np.maximum(intervals, 1),
+        traces=traces,
+    )
+
+
+def _snapshot(systems, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Time, energy error, parameter and positions of the first ``n`` systems (copies)."""
+    return systems.time[:n].copy(), systems.energy_error[:n].copy(), systems.param[:n].copy(), systems.pos[:n].copy()
