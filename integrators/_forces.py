@@ -14,12 +14,13 @@ from numba import njit
 
 #: Compile options for every kernel of the package (IEEE-exact: no fastmath).
 jit = njit(cache=True, error_model="numpy")
+hot = njit(cache=True, error_model="numpy", inline="always")
 
 #: A remainder within this fraction of a full step is merged into it instead of leaving a sliver.
 SLIVER = 1e-12
 
 
-@jit
+@hot
 def accelerations(pos, mass, eps2, acc):
     """Write the gravitational accelerations of ``pos`` into ``acc`` (N, 3), in place."""
     n = pos.shape[0]
@@ -49,7 +50,7 @@ def accelerations(pos, mass, eps2, acc):
         acc[i, 2] += az
 
 
-@jit
+@hot
 def acc_jerk(pos, vel, mass, eps2, acc, jerk):
     """Write accelerations and jerks (their time derivatives) into ``acc`` and ``jerk``, in place.
 
@@ -104,7 +105,7 @@ def acc_jerk(pos, vel, mass, eps2, acc, jerk):
         jerk[i, 2] += jz
 
 
-@jit
+@hot
 def pairwise_timescale(pos, vel, mass):
     """Shortest pairwise time scale: min over pairs of min(r/|v_ij|, sqrt(r^3/(m_i+m_j))).
 
@@ -170,7 +171,7 @@ def angular_momentum_kernel(pos, vel, mass):
     return L
 
 
-@jit
+@hot
 def state_is_finite(pos, vel):
     """True when every position and velocity component is finite (x * 0 is NaN otherwise)."""
     s = 0.0
@@ -180,7 +181,7 @@ def state_is_finite(pos, vel):
     return s == 0.0
 
 
-@jit
+@hot
 def land(t, dt, t_next, duration):
     """Clip a proposed step so the integration lands exactly on ``duration``.
 

@@ -11,10 +11,10 @@ evaluated at the start of every step.
 
 import numpy as np
 
-from ._forces import MAX_STEPS, NON_FINITE, OK, acc_jerk, jit, land, pairwise_timescale, state_is_finite
+from ._forces import MAX_STEPS, NON_FINITE, OK, acc_jerk, hot, jit, land, pairwise_timescale, state_is_finite
 
 
-@jit
+@hot
 def pec_step(pos, vel, mass, eps2, h, a0, j0, a1, j1, xp, vp):
     """One Hermite step of length ``h`` from (pos, vel, a0, j0), in place on ``pos``/``vel``.
 

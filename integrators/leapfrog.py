@@ -8,10 +8,10 @@ the one of the next step's first kick.
 
 import numpy as np
 
-from ._forces import MAX_STEPS, NON_FINITE, OK, accelerations, jit, land, state_is_finite
+from ._forces import MAX_STEPS, NON_FINITE, OK, accelerations, hot, jit, land, state_is_finite
 
 
-@jit
+@hot
 def kdk(pos, vel, mass, eps2, h, acc):
     """One KDK substep of length ``h`` in place; ``acc`` holds a(pos) on entry and on exit."""
     n = pos.shape[0]
