@@ -70,6 +70,9 @@ class EnvConfig:
             raise ValueError("cost='wall_time' needs record_wall_time=True")
         if self.reward == "paper" and hi >= 1.0:
             raise ValueError(f"reward='paper' divides by |log10 param|, so param_range=({lo}, {hi}) must stay below 1")
+        if self.reward == "paper" and self.max_energy_error >= 1.0:
+            raise ValueError(f"reward='paper' divides by |log10 e|^3 for errors e up to max_energy_error, so "
+                             f"max_energy_error={self.max_energy_error!r} must stay below 1")
 
     @property
     def reference_param(self) -> float:
