@@ -1,0 +1,503 @@
+"""The single environment ``ThreeBodyEnv``: API contract, physics bookkeeping, rewards, robustness.
+
+Most tests build the raw env with ``record_wall_time=False`` so that info is deterministic; the
+oracle for the dynamics is ``integrators.evolve`` run independently on the same initial condition.
+"""
+
+import math
+import os
+import random
+import subprocess
+import sys
+
+import gymnasium
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env as gym_check_env
+from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+import integrators
+import threebody_env
+from threebody_env import ThreeBodyEnv, figure_eight, pythagorean
+from threebody_env.initial_conditions import PAPER_INTERVAL
+
+INFO_KEYS = {"energy_error", "step_energy_error", "n_force_evals", "n_steps", "wall_time", "param", "time", "status"}
+ETAS = np.logspace(-4, -1, 10)  # the paper's discrete action set
+CHEAP = 9  # eta = 0.1, one or two Hermite steps per interval on quiet paper triples
+
+
+def make_env(**kwargs) -> ThreeBodyEnv:
+    return ThreeBodyEnv(record_wall_time=False, **kwargs)
+
+
+def random_actions(env, seed: int, count: int) -> list:
+    env.action_space.seed(seed)
+    return [env.action_space.sample() for _ in range(count)]
+
+
+def two_close_bodies(rng=None):
+    """Bodies 0 and 1 at rest 1e-6 apart, body 2 far away: a head-on collision within ~1e-9."""
+    pos = np.array([[0.0, 0.0, 0.0], [1e-6, 0.0, 0.0], [5.0, 3.0, 0.0]])
+    return pos, np.zeros((3, 3)), np.ones(3)
+
+
+def triangle_at_rest(rng=None):
+    pos = np.array([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.3, 0.8, 0.0]])
+    return pos, np.zeros((3, 3)), np.array([1.0, 2.0, 0.5])
+
+
+def four_bodies(rng=None):
+    pos = np.array([[1.0, 0.0, 0.0], [-1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, -1.0, 0.0]])
+    vel = np.array([[0.0, 0.5, 0.0], [0.0, -0.5, 0.0], [-0.5, 0.0, 0.0], [0.5, 0.0, 0.0]])
+    return pos, vel, np.ones(4)
+
+
+# --- checkers and registration ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("action_mode", ["discrete", "continuous"])
+@pytest.mark.parametrize("observation", ["default", "paper"])
+@pytest.mark.parametrize("reward", ["default", "paper"])
+def test_gymnasium_and_sb3_checkers_pass(action_mode, observation, reward):
+    """Both checkers accept every combination of action mode, observation and reward."""
+    kwargs = dict(action_mode=action_mode, observation=observation, reward=reward)
+    gym_check_env(make_env(**kwargs), skip_render_check=True)
+    sb3_check_env(make_env(**kwargs), warn=True)
+
+
+def test_wall_time_is_reported_by_default():
+    """Wall time (the one non-deterministic info value) is positive and finite unless disabled."""
+    env = ThreeBodyEnv()
+    env.reset(seed=0)
+    for action in (0, CHEAP):
+        info = env.step(action)[-1]
+        assert math.isfinite(info["wall_time"]) and info["wall_time"] > 0
+
+
+def test_make_in_a_fresh_interpreter():
+    """``gymnasium.make("threebody_env:ThreeBody-v0")`` imports and registers the package itself."""
+    code = (
+        "import gymnasium; env = gymnasium.make('threebody_env:ThreeBody-v0'); "
+        "obs, _ = env.reset(seed=0); print(env.spec.max_episode_steps, obs.shape)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.split() == ["100", "(23,)"]
+
+
+@pytest.mark.parametrize("env_id, space", [("ThreeBody-v0", gymnasium.spaces.Discrete),
+                                           ("ThreeBodyContinuous-v0", gymnasium.spaces.Box)])
+def test_registered_ids(env_id, space):
+    """The ids build a Hermite env with the paper's action set, truncated at 100 intervals."""
+    env = gymnasium.make(env_id)
+    assert isinstance(env.unwrapped, ThreeBodyEnv) and isinstance(env.action_space, space)
+    assert env.spec.max_episode_steps == threebody_env.TRAINING_EPISODE_STEPS == 100
+    assert env.unwrapped.config.integrator == "hermite" and env.unwrapped.config.param_range == (1e-4, 1e-1)
+
+
+def test_time_limit_truncates_at_100_intervals():
+    """Through ``gymnasium.make`` an episode is truncated (not terminated) after 100 steps."""
+    env = gymnasium.make("ThreeBody-v0", record_wall_time=False)
+    env.reset(seed=3)
+    for step in range(1, 101):
+        _, _, terminated, truncated, info = env.step(5)
+        assert not terminated
+        assert truncated == (step == 100)
+    assert info["time"] == pytest.approx(100 * PAPER_INTERVAL, rel=1e-12)
+
+
+# --- determinism and randomness ----------------------------------------------------------------
+
+
+def rollout(env, seed, actions):
+    obs, info = env.reset(seed=seed)
+    trace = [(obs, 0.0, info)]
+    for action in actions:
+        obs, reward, terminated, truncated, info = env.step(action)
+        trace.append((obs, reward, info))
+        if terminated or truncated:
+            break
+    return trace
+
+
+@pytest.mark.parametrize("action_mode", ["discrete", "continuous"])
+def test_seeded_determinism(action_mode):
+    """Same seed and actions -> identical observations, rewards and infos (wall time aside);
+    another seed -> another initial condition."""
+    actions = random_actions(make_env(action_mode=action_mode), 0, 20)
+    traces = []
+    for seed in (11, 11, 12):
+        env = ThreeBodyEnv(action_mode=action_mode)  # wall time on: it is the only field allowed to differ
+        traces.append(rollout(env, seed, actions))
+    same, other = traces[1], traces[2]
+    assert len(traces[0]) == len(same)
+    for (o1, r1, i1), (o2, r2, i2) in zip(traces[0], same):
+        np.testing.assert_array_equal(o1, o2)
+        assert r1 == r2
+        assert {k: v for k, v in i1.items() if k != "wall_time"} == {k: v for k, v in i2.items() if k != "wall_time"}
+    assert not np.array_equal(traces[0][0][0], other[0][0])
+
+
+def test_env_does_not_touch_global_rngs():
+    """Resetting (seeded and unseeded) and stepping leave NumPy's global RNG and ``random`` alone."""
+    np.random.seed(123)
+    random.seed(123)
+    np_state, py_state = np.random.get_state(), random.getstate()
+    env = make_env()
+    env.reset(seed=1)
+    for action in random_actions(env, 1, 10):
+        env.step(action)
+    env.reset()
+    after = np.random.get_state()
+    assert after[0] == np_state[0] and np.array_equal(after[1], np_state[1]) and after[2:] == np_state[2:]
+    assert random.getstate() == py_state
+
+
+def test_unseeded_resets_draw_new_initial_conditions():
+    """Successive resets continue the seeded generator: new triples, reproducible from the seed."""
+    first = [make_env() for _ in range(2)]
+    obs = [[env.reset(seed=5)[0]] + [env.reset()[0] for _ in range(2)] for env in first]
+    np.testing.assert_array_equal(obs[0], obs[1])
+    assert not np.array_equal(obs[0][1], obs[0][2])
+
+
+# --- initial conditions through options ------------------------------------------------------------
+
+
+def test_given_initial_condition_is_used_as_is():
+    """The figure-eight passed via options: the paper observation shows its x, y and vx, vy, and
+    over a few steps the env follows ``integrators.evolve`` on the same state, with the energy error
+    recomputed independently as (E - E0) / |E0|."""
+    pos, vel, mass = figure_eight()
+    env = make_env(observation="paper")
+    obs, info = env.reset(seed=0, options={"initial_condition": (pos, vel, mass)})
+    np.testing.assert_array_equal(obs[:6], (pos[:, :2] / 10).astype(np.float32).ravel())
+    np.testing.assert_array_equal(obs[6:12], vel[:, :2].astype(np.float32).ravel())
+    e0 = integrators.energy(pos, vel, mass)
+    for action in (3, CHEAP, 6):
+        result = integrators.evolve("hermite", pos, vel, mass, PAPER_INTERVAL, ETAS[action])
+        pos, vel = result.pos, result.vel
+        obs, _, _, _, info = env.step(action)
+        np.testing.assert_allclose(obs[:6], (pos[:, :2] / 10).ravel(), rtol=1e-6, atol=1e-7)
+        expected = (integrators.energy(pos, vel, mass) - e0) / abs(e0)
+        assert info["energy_error"] == pytest.approx(expected, rel=1e-6, abs=1e-15)
+        assert info["n_force_evals"] == result.n_force_evals and info["n_steps"] == result.n_steps
+
+
+@pytest.mark.parametrize(
+    "initial_condition, message",
+    [
+        (four_bodies(), "4 bodies"),
+        ((np.zeros((2, 3)), np.zeros((2, 3)), np.ones(2)), "2 bodies"),
+        ((np.full((3, 3), np.nan), np.zeros((3, 3)), np.ones(3)), "non-finite"),
+        ((pythagorean()[0], np.zeros((3, 3)), np.array([1.0, 0.0, 1.0])), "masses must be > 0"),
+        ((pythagorean()[0], np.zeros((3, 3)), np.array([1.0, -1.0, 1.0])), "masses must be > 0"),
+        ((np.zeros((3, 2)), np.zeros((3, 3)), np.ones(3)), "shapes"),
+    ],
+)
+def test_bad_initial_condition_raises(initial_condition, message):
+    env = make_env()
+    with pytest.raises(ValueError, match=message):
+        env.reset(options={"initial_condition": initial_condition})
+
+
+# --- step semantics -------------------------------------------------------------------------------
+
+
+def test_info_keys_and_time_advance():
+    """info carries the documented keys at reset and after each step; time advances by exactly one
+    interval per step; n_force_evals counts the last interval only."""
+    env = make_env()
+    _, info = env.reset(seed=2)
+    assert INFO_KEYS <= info.keys() and info["time"] == 0.0
+    for action in random_actions(env, 2, 10):
+        previous = info["time"]
+        info = env.step(action)[-1]
+        assert INFO_KEYS <= info.keys()
+        assert info["time"] == previous + env.config.interval
+        assert info["status"] == "ok" and info["n_force_evals"] >= info["n_steps"] >= 1
+
+
+def test_discrete_param_is_the_chosen_eta():
+    """Action k applies the k-th of 10 values log-spaced in [1e-4, 1e-1]."""
+    env = make_env()
+    env.reset(seed=4)
+    for k in range(10):
+        assert env.step(k)[-1]["param"] == pytest.approx(ETAS[k], rel=1e-12)
+
+
+@pytest.mark.parametrize("u, param", [(-1.0, 1e-4), (1.0, 1e-1), (0.0, math.sqrt(1e-5)), (-5.0, 1e-4), (7.0, 1e-1)])
+def test_continuous_param_is_log_linear(u, param):
+    """-1 -> 1e-4, +1 -> 1e-1, 0 -> the geometric middle; out-of-range actions are clipped."""
+    env = make_env(action_mode="continuous")
+    env.reset(seed=4)
+    assert env.step(np.array([u], dtype=np.float32))[-1]["param"] == pytest.approx(param, rel=1e-6)
+
+
+def test_smaller_eta_costs_more_force_evaluations():
+    """From the same state, each smaller eta needs more force evaluations (and steps)."""
+    evals = []
+    for k in range(10):
+        env = make_env()
+        env.reset(seed=6)
+        evals.append(env.step(k)[-1]["n_force_evals"])
+    assert all(a > b for a, b in zip(evals[:6], evals[1:7])) and evals == sorted(evals, reverse=True)
+
+
+# --- observations ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("observation", ["default", "paper"])
+def test_observations_are_fresh_finite_float32_in_space(observation):
+    env = make_env(observation=observation, action_mode="continuous")
+    obs, _ = env.reset(seed=8)
+    seen = [obs]
+    for action in random_actions(env, 8, 30):
+        obs = env.step(action)[0]
+        seen.append(obs)
+    for obs in seen:
+        assert obs.dtype == np.float32 and np.all(np.isfinite(obs)) and env.observation_space.contains(obs)
+    for a, b in zip(seen, seen[1:]):
+        assert not np.shares_memory(a, b)
+
+
+def test_default_observation_error_features_read_no_error_at_reset():
+    """At reset both error features read the floor (-1, an error of 1e-16), the opposite end from
+    failure; after an interval with eta = 0.1 they rise."""
+    env = make_env()
+    obs, _ = env.reset(seed=0)
+    n = 3
+    np.testing.assert_array_equal(obs[6 * n + 1: 6 * n + 3], [-1.0, -1.0])
+    obs = env.step(CHEAP)[0]
+    assert np.all(obs[6 * n + 1: 6 * n + 3] > -1.0)
+    assert obs.shape == (6 * n + 5,)
+
+
+def test_paper_observation():
+    """13 values; the error feature is -log10 |dE/E0|, 16 at reset; only defined for 3 bodies."""
+    env = make_env(observation="paper")
+    obs, _ = env.reset(seed=0)
+    assert obs.shape == (13,) and obs[12] == 16.0
+    obs, _, _, _, info = env.step(CHEAP)
+    assert obs[12] == pytest.approx(-math.log10(abs(info["energy_error"])), rel=1e-6)
+    with pytest.raises(ValueError, match="3 bodies"):
+        make_env(observation="paper", initial_conditions=four_bodies)
+
+
+# --- rewards --------------------------------------------------------------------------------------
+
+
+def reference_cost(initial_condition, config) -> int:
+    """Force evaluations of one interval at the geometric middle of the eta range, from reset."""
+    lo, hi = config.param_range
+    return integrators.evolve(config.integrator, *initial_condition, config.interval, math.sqrt(lo * hi)).n_force_evals
+
+
+@pytest.mark.parametrize("seed, max_energy_error, fixed_action", [(0, 0.1, None), (1, 0.1, None), (2, 1e-9, CHEAP)])
+def test_default_reward_telescopes(seed, max_energy_error, fixed_action):
+    """Return = -log10(clip(|e_final|, target, 10 max_error) / target) - w * sum(cost / c_ref)
+    - penalty * failed, with c_ref computed independently; checked on full and failing episodes."""
+    initial_condition = threebody_env.paper_triple(np.random.default_rng(seed))
+    env = make_env(max_energy_error=max_energy_error)
+    cfg = env.config
+    env.reset(options={"initial_condition": initial_condition})
+    actions = random_actions(env, seed, 100) if fixed_action is None else [fixed_action] * 100
+    total, work, terminated = 0.0, 0.0, False
+    for action in actions:
+        _, reward, terminated, _, info = env.step(action)
+        assert math.isfinite(reward)
+        total += reward
+        work += info["n_force_evals"]
+        if terminated:
+            break
+    assert terminated == (max_energy_error < 0.1)
+    final = np.clip(abs(info["energy_error"]), cfg.target_error, 10 * cfg.max_energy_error)
+    expected = -math.log10(final / cfg.target_error) - cfg.cost_weight * work / reference_cost(initial_condition, cfg)
+    assert total == pytest.approx(expected - cfg.failure_penalty * terminated, rel=1e-9, abs=1e-9)
+
+
+def test_paper_reward_is_zero_on_the_first_step():
+    env = make_env(reward="paper")
+    env.reset(seed=0)
+    assert env.step(CHEAP)[1] == 0.0
+    assert env.step(CHEAP)[1] != 0.0
+
+
+@pytest.mark.parametrize("max_energy_error", [0.1, 0.5, 0.99])
+def test_paper_reward_is_finite_and_monotone_in_the_error(max_energy_error):
+    """With the action fixed, more energy error never gives more reward, including around e = 1
+    where the original formula is singular; it stays finite for errors up to 1e3 and for inf."""
+    env = make_env(reward="paper", max_energy_error=max_energy_error)
+    env.reset(seed=0)
+    env.step(CHEAP)
+    env.step(CHEAP)
+    systems = env.unwrapped._systems
+    errors = np.concatenate([[0.0], np.logspace(-18, 3, 400), [np.inf]])
+    rewards = []
+    for error in errors:
+        systems.energy_error[0] = error
+        rewards.append(env._reward(systems, systems.failed())[0])
+    rewards = np.array(rewards)
+    assert np.all(np.isfinite(rewards))
+    assert np.all(np.diff(rewards) <= 0)
+
+
+def test_failure_terminates_with_the_penalty():
+    """An error over ``max_energy_error`` terminates (not truncates) and costs ``failure_penalty``
+    on top of the same reward without it."""
+    outcomes = []
+    for penalty in (20.0, 0.0):
+        env = make_env(max_energy_error=1e-14, failure_penalty=penalty)
+        env.reset(seed=0)
+        outcomes.append(env.step(CHEAP))
+    (_, r_penalised, terminated, truncated, info), (_, r_free, *_ ) = outcomes
+    assert terminated is True and truncated is False
+    assert abs(info["energy_error"]) > 1e-14
+    assert r_penalised == pytest.approx(r_free - 20.0, abs=1e-12)
+
+
+# --- robustness ------------------------------------------------------------------------------------
+
+
+def run_episode(env, seed, options=None, steps=100):
+    """Random actions until the episode ends or ``steps`` run out; asserts finiteness throughout."""
+    obs, _ = env.reset(seed=seed, options=options)
+    assert np.all(np.isfinite(obs))
+    for action in random_actions(env, seed, steps):
+        obs, reward, terminated, truncated, info = env.step(action)
+        assert np.all(np.isfinite(obs)) and env.observation_space.contains(obs) and math.isfinite(reward)
+        if terminated or truncated:
+            return info
+    return info
+
+
+@pytest.mark.parametrize("action_mode", ["discrete", "continuous"])
+def test_no_nan_under_random_actions(action_mode):
+    """30 paper triples x 100 random actions: every observation and reward is finite."""
+    env = make_env(action_mode=action_mode)
+    for seed in range(15 if action_mode == "continuous" else 30):
+        run_episode(env, seed)
+
+
+@pytest.mark.parametrize(
+    "sampler, kwargs",
+    [
+        (two_close_bodies, {}),
+        (triangle_at_rest, {}),
+        (pythagorean, {"max_integrator_steps": 50}),
+        (pythagorean, {}),
+    ],
+    ids=["two-bodies-1e-6-apart", "triangle-at-rest", "pythagorean-budget-50", "pythagorean"],
+)
+@pytest.mark.parametrize("observation", ["default", "paper"])
+def test_near_collisions_end_cleanly(sampler, kwargs, observation):
+    """Close encounters, collisions and exhausted step budgets give finite observations and rewards
+    and end the episode with a terminated status instead of NaN or a hang."""
+    env = make_env(initial_conditions=sampler, observation=observation, reward="paper", **kwargs)
+    info = run_episode(env, 0)
+    assert info["status"] in ("ok", "max_steps", "non_finite")
+
+
+@pytest.mark.parametrize("action, status", [(CHEAP, "ok"), (0, "max_steps")])
+def test_step_budget_terminates(action, status):
+    """The Pythagorean problem with 50 integrator steps per interval: eta = 0.1 fits (about 7 steps),
+    eta = 1e-4 (thousands of steps) runs out, which terminates with a finite observation and reward."""
+    env = make_env(initial_conditions=pythagorean, max_integrator_steps=50)
+    env.reset()
+    obs, reward, terminated, truncated, info = env.step(action)
+    assert info["status"] == status and terminated == (status != "ok") and not truncated
+    assert np.all(np.isfinite(obs)) and math.isfinite(reward)
+
+
+def test_collision_terminates():
+    """Two bodies 1e-6 apart at rest fall together within the first interval: terminated."""
+    env = make_env(initial_conditions=two_close_bodies)
+    env.reset()
+    _, reward, terminated, truncated, info = env.step(0)
+    assert terminated and not truncated and math.isfinite(reward)
+    assert info["status"] != "ok" or abs(info["energy_error"]) > env.config.max_energy_error
+
+
+@pytest.mark.parametrize("integrator", list(integrators.METHODS))
+@pytest.mark.parametrize("action_mode", ["discrete", "continuous"])
+def test_every_integrator_runs_in_the_env(integrator, action_mode):
+    """Each method of ``integrators.METHODS`` drives the env; the applied parameter stays in its range."""
+    env = make_env(integrator=integrator, action_mode=action_mode)
+    lo, hi = integrators.METHODS[integrator].param_range
+    env.reset(seed=0)
+    for action in random_actions(env, 0, 4):
+        obs, reward, _, _, info = env.step(action)
+        assert np.all(np.isfinite(obs)) and math.isfinite(reward)
+        assert lo * (1 - 1e-12) <= info["param"] <= hi * (1 + 1e-12) and info["n_force_evals"] > 0
+
+
+# --- configuration ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"integrator": "euler"}, "integrator='euler'"),
+        ({"action_mode": "multi"}, "action_mode='multi'"),
+        ({"observation": "pixels"}, "observation='pixels'"),
+        ({"reward": "sparse"}, "reward='sparse'"),
+        ({"cost": "flops"}, "cost='flops'"),
+        ({"n_actions": 1}, "n_actions=1"),
+        ({"n_actions": 2.5}, "n_actions=2.5"),
+        ({"param_range": (0, 1)}, r"param_range=\(0"),
+        ({"param_range": (0.1, 0.01)}, r"param_range=\(0.1, 0.01\)"),
+        ({"param_range": (1e-4, math.inf)}, "param_range"),
+        ({"interval": 0.0}, "interval=0.0"),
+        ({"interval": -1.0}, "interval=-1.0"),
+        ({"interval": math.nan}, "interval=nan"),
+        ({"max_energy_error": math.nan}, "max_energy_error=nan"),
+        ({"target_error": 0.0}, "target_error=0.0"),
+        ({"cost_weight": -1.0}, "cost_weight=-1.0"),
+        ({"softening": math.inf}, "softening=inf"),
+        ({"max_integrator_steps": 0}, "max_integrator_steps=0"),
+        ({"render_mode": "ansi"}, "render_mode='ansi'"),
+        ({"initial_conditions": "nope"}, "initial_conditions='nope'"),
+        ({"cost": "wall_time", "record_wall_time": False}, "record_wall_time"),
+        ({"reward": "paper", "param_range": (0.1, 2.0)}, "param_range"),
+        ({"reward": "paper", "max_energy_error": 1.0}, "max_energy_error=1.0"),
+    ],
+)
+def test_bad_configuration_raises(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        ThreeBodyEnv(**kwargs)
+
+
+def test_bad_actions_raise():
+    env = make_env()
+    env.reset(seed=0)
+    for action in (-1, 10, 2.5):
+        with pytest.raises(ValueError, match="discrete actions"):
+            env.step(action)
+    env = make_env(action_mode="continuous")
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match="finite"):
+        env.step(np.array([np.nan], dtype=np.float32))
+
+
+# --- rendering -------------------------------------------------------------------------------------
+
+
+def test_render_rgb_array(monkeypatch):
+    """``rgb_array`` gives an (H, W, 3) uint8 picture after reset and after steps."""
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    env = make_env(render_mode="rgb_array")
+    env.reset(seed=0)
+    first = env.render()
+    for action in (CHEAP, 5, 0):
+        env.step(action)
+    frame = env.render()
+    for image in (first, frame):
+        assert image.ndim == 3 and image.shape[2] == 3 and image.dtype == np.uint8 and image.shape[0] > 100
+    assert not np.array_equal(first, frame)  # the trails and error curves moved
+    env.close()
+
+
+def test_render_without_mode_warns_and_returns_none():
+    env = make_env()
+    env.reset(seed=0)
+    with pytest.warns(UserWarning, match="render_mode"):
+        assert env.render() is None
