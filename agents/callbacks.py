@@ -1,0 +1,107 @@
+"""Training callbacks: validation on held-out initial conditions, and the per-episode learning curve."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from stable_baselines3.common.callbacks import BaseCallback
+
+from agents.rollout import rollout
+
+
+class ValidationCallback(BaseCallback):
+    """Every ``eval_freq`` steps run the deterministic policy on the validation initial conditions.
+
+    One episode of ``n_steps`` intervals per seed (batched :func:`~agents.rollout.rollout`). The
+    history goes to ``<run>/evaluations.npz`` (timesteps, median final |dE/E0|, total force
+    evaluations, mean return) and tensorboard; the model with the best mean return so far is saved
+    as ``<run>/best_model.zip``. The mean return is the environment's own trade-off of error and cost.
+    """
+
+    def __init__(self, run_dir: Path, seeds: list[int], env_kwargs: dict[str, Any], eval_freq: int, n_steps: int) -> None:
+        super().__init__()
+        self.run_dir = Path(run_dir)
+        self.seeds = seeds
+        self.env_kwargs = env_kwargs
+        self.eval_freq = eval_freq
+        self.n_steps = n_steps
+        self.history: dict[str, list[float]] = {"timesteps": [], "median_energy_error": [], "force_evals": [], "mean_return": []}
+        self.best_return = -np.inf
+        self._next = eval_freq
+
+    def _on_step(self) -> bool:
+        if self.num_timesteps >= self._next:
+            self._next += self.eval_freq
+            self.evaluate()
+        return True
+
+    def _on_training_end(self) -> None:
+        if not self.history["timesteps"] or self.history["timesteps"][-1] != self.num_timesteps:
+            self.evaluate()
+
+    def evaluate(self) -> None:
+        """Validate the current policy now; record it, and save it if it is the best so far."""
+        result = rollout(self.model, self.seeds, env_kwargs=self.env_kwargs, n_steps=self.n_steps, name="validation")
+        row = {
+            "timesteps": self.num_timesteps,
+            "median_energy_error": float(np.median(np.abs(result.final_energy_error))),
+            "force_evals": float(result.force_evals.sum()),
+            "mean_return": float(result.episode_return.mean()),
+        }
+        for key, value in row.items():
+            self.history[key].append(value)
+            if key != "timesteps":
+                self.logger.record(f"validation/{key}", value)
+        np.savez(self.run_dir / "evaluations.npz", **{k: np.asarray(v) for k, v in self.history.items()})
+        if row["mean_return"] > self.best_return:
+            self.best_return = row["mean_return"]
+            self.model.save(self.run_dir / "best_model.zip")
+
+
+class EpisodeLogCallback(BaseCallback):
+    """Collect VecMonitor's episode records (return, length, final error, force evaluations) with the step count."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.episodes: dict[str, list[float]] = {"timesteps": [], "reward": [], "energy_error": [], "force_evals": []}
+
+    def _on_step(self) -> bool:
+        for info in self.locals["infos"]:
+            if "episode" in info:
+                self.episodes["timesteps"].append(self.num_timesteps)
+                self.episodes["reward"].append(info["episode"]["r"])
+                self.episodes["energy_error"].append(abs(info["energy_error"]))
+                self.episodes["force_evals"].append(info["episode_force_evals"])
+        return True
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {key: np.asarray(values, dtype=np.float64) for key, values in self.episodes.items()}
+
+
+def plot_learning_curve(episodes: dict[str, np.ndarray], path: Path, window: int = 100) -> None:
+    """Episode reward, final |dE/E0| and force evaluations against timesteps (running median), as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = [("reward", "episode reward", False), ("energy_error", "final |dE/E0|", True),
+              ("force_evals", "force evaluations per episode", True)]
+    fig, axes = plt.subplots(len(panels), 1, figsize=(7, 8), sharex=True)
+    t = episodes["timesteps"]
+    for ax, (key, label, log) in zip(axes, panels):
+        y = episodes[key]
+        ax.plot(t, y, ".", ms=2, alpha=0.3, color="tab:blue")
+        if len(y) >= window:
+            smooth = np.array([np.median(y[i - window : i]) for i in range(window, len(y) + 1)])
+            ax.plot(t[window - 1 :], smooth, color="tab:red", label=f"running median of {window}")
+            ax.legend(loc="best", fontsize=8)
+        if log:
+            ax.set_yscale("log")
+        ax.set_ylabel(label)
+    axes[-1].set_xlabel("timesteps")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

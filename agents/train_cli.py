@@ -1,0 +1,74 @@
+"""``python train.py``: the command line of :mod:`agents.training`, with rl-baselines3-zoo's flags."""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import sys
+from typing import Any
+
+from agents.algorithms import ALGOS
+from agents.policies import OPTIMIZERS
+from agents.training import TrainArgs, prepare, train
+
+
+def parse_key_values(items: list[str], flag: str) -> dict[str, Any]:
+    """``["key:value", ...]`` as a dict; values are Python literals when they parse, else strings."""
+    result: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition(":")
+        if not sep or not key:
+            raise ValueError(f"{flag} expects key:value pairs; got {item!r}")
+        try:
+            result[key] = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            result[key] = text
+    return result
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="train.py", description="Train an agent that chooses the integrator's time-step parameter."
+    )
+    parser.add_argument("--algo", default="dqn", choices=sorted(ALGOS), help="RL algorithm (default: dqn)")
+    parser.add_argument("--env", default="ThreeBody-v0", help="environment id (ThreeBody-v0 or ThreeBodyContinuous-v0)")
+    parser.add_argument("-n", "--n-timesteps", type=int, help="training steps (default: from the hyperparameter file)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed of the run (default: 0)")
+    parser.add_argument("--n-envs", type=int, help="environments stepped together (default: from the hyperparameter file)")
+    parser.add_argument("--eval-freq", type=int, default=TrainArgs.eval_freq,
+                        help="validate every this many steps; 0 disables (default: %(default)s)")
+    parser.add_argument("--eval-episodes", type=int, default=TrainArgs.eval_episodes,
+                        help="validation initial conditions, 300 steps each (default: %(default)s)")
+    parser.add_argument("-f", "--log-folder", default="logs", help="root of the run folders (default: logs)")
+    parser.add_argument("--env-kwargs", nargs="+", default=[], metavar="KEY:VALUE", help="environment settings")
+    parser.add_argument("-params", "--hyperparams", nargs="+", default=[], metavar="KEY:VALUE",
+                        help="override hyperparameters, e.g. learning_rate:0.001 policy_kwargs:\"dict(net_arch=[128])\"")
+    parser.add_argument("-i", "--trained-agent", help="continue training this model (.zip)")
+    parser.add_argument("--optimizer", default="adam", choices=OPTIMIZERS,
+                        help="adam, or adamp with a LayerNorm network (default: adam)")
+    parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
+                        help="show a progress bar with ETA (default: on)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse ``argv``, check everything, train. Bad arguments exit with code 2 and one line on stderr."""
+    parser = build_parser()
+    ns = parser.parse_args(argv)
+    try:
+        args = TrainArgs(
+            algo=ns.algo, env=ns.env, n_timesteps=ns.n_timesteps, seed=ns.seed, n_envs=ns.n_envs,
+            eval_freq=ns.eval_freq, eval_episodes=ns.eval_episodes, log_folder=ns.log_folder,
+            env_kwargs=parse_key_values(ns.env_kwargs, "--env-kwargs"),
+            hyperparams=parse_key_values(ns.hyperparams, "-params"),
+            trained_agent=ns.trained_agent, optimizer=ns.optimizer, device=ns.device, progress=ns.progress,
+        )
+        run = prepare(args)
+    except (ValueError, FileNotFoundError) as error:
+        parser.exit(2, f"{parser.prog}: error: {error}\n")
+    train(run)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
