@@ -1,0 +1,107 @@
+"""Command line of ``evaluate.py``: parse options, run :mod:`agents.evaluation`, report.
+
+Usage errors and unusable inputs (missing run, incompatible model, unknown integrator) print one
+line and exit with status 2, as argparse does for bad options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from agents import evaluation
+from agents.seeds import TEST_SEEDS, seeds_from
+from agents.train_cli import parse_key_values
+
+
+def _positive_int(text: str) -> int:
+    value = _int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be an integer >= 1")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = _int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be an integer >= 0")
+    return value
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="evaluate.py",
+        description="Evaluate a trained time-step policy against every fixed parameter (and REBOUND IAS15) "
+                    "on the same unseen initial conditions: energy error vs cost, tables, CSV/JSON and plots.",
+    )
+    parser.add_argument("run", help="run folder logs/<algo>/<env>_<k> (best_model.zip preferred) or a model .zip")
+    parser.add_argument("--n-ics", type=_positive_int, default=100, help="initial conditions from the test seeds")
+    parser.add_argument("--n-steps", type=_positive_int, default=300, help="intervals of 0.1 yr per episode")
+    parser.add_argument("--integrator", help="apply the policy to another method (the transfer experiment)")
+    parser.add_argument("--env-kwargs", nargs="+", default=[], metavar="KEY:VALUE",
+                        help="environment settings over the run's (values are Python literals)")
+    parser.add_argument("--output", type=Path, help="folder for the results (default <run folder>/evaluation)")
+    parser.add_argument("--seed-offset", type=_non_negative_int, default=0, help="first test seed used, 0-based")
+    parser.add_argument("--batch-size", type=_positive_int, default=1024,
+                        help="initial conditions integrated together (>= 100 keeps both cores busy)")
+    parser.add_argument("--n-traces", type=_non_negative_int, default=3, help="episodes recorded in full for plots")
+    parser.add_argument("--no-reference", action="store_true", help="skip the REBOUND IAS15 reference")
+    parser.add_argument("--no-plots", action="store_true", help="write tables only")
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="progress bar")
+    return parser
+
+
+def default_output(run: evaluation.Run, env_kwargs: dict[str, Any]) -> Path:
+    """``<run>/evaluation``, or ``<run>/evaluation_<integrator>`` when transferred to another method."""
+    suffix = "" if env_kwargs["integrator"] == run.integrator else f"_{env_kwargs['integrator']}"
+    return run.run_dir / f"evaluation{suffix}"
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    try:
+        run_evaluation(args)
+    except evaluation.EvaluationError as exc:
+        print(f"evaluate.py: error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def run_evaluation(args: argparse.Namespace) -> evaluation.Report:
+    """Everything ``main`` does once the options parsed; raises :class:`~agents.evaluation.EvaluationError`."""
+    from agents import rebound_baseline
+
+    run = evaluation.load_run(args.run)
+    try:
+        overrides = parse_key_values(args.env_kwargs, "--env-kwargs")
+    except ValueError as exc:
+        raise evaluation.EvaluationError(str(exc)) from None
+    env_kwargs = evaluation.evaluation_env_kwargs(run, overrides, args.integrator)
+    evaluation.check_compatible(run, env_kwargs)
+    try:
+        seeds = seeds_from(TEST_SEEDS, args.n_ics, args.seed_offset)
+    except ValueError as exc:
+        raise evaluation.EvaluationError(str(exc)) from None
+    reference = not args.no_reference and rebound_baseline.available()
+    specs = evaluation.method_specs(run, env_kwargs, reference=reference)
+    settings = evaluation.Settings(env_kwargs, args.n_steps)
+    results = evaluation.evaluate(specs, seeds, settings, batch_size=args.batch_size, n_traces=args.n_traces,
+                                  progress=args.progress)
+    report = evaluation.Report(run, settings, seeds, specs, results)
+    evaluation.print_table(report)
+    output = args.output or default_output(run, env_kwargs)
+    written = evaluation.write_outputs(report, output)
+    if not args.no_plots:
+        from agents import plots
+
+        written += plots.save_all(report, output)
+    print(f"Model {run.model_path}; wrote " + ", ".join(str(p) for p in written))
+    return report
