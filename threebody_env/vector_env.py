@@ -124,7 +124,11 @@ class ThreeBodyVectorEnv(VectorEnv):
                 self._reset_slot(i)
             observations = self._observe(s, self.actions)
             infos = self._infos()
-            infos["final_obs"] = np.array([final_obs[i] if done[i] else None for i in range(self.num_envs)], dtype=object)
+            # Fill an empty object array: np.array([...], dtype=object) of equal-length rows would
+            # build a (B, D) array of Python floats when every slot is done.
+            infos["final_obs"] = np.empty(self.num_envs, dtype=object)
+            for i in np.flatnonzero(done):
+                infos["final_obs"][i] = final_obs[i]
             infos["_final_obs"] = done.copy()
             infos["final_info"] = final_info
             infos["_final_info"] = done.copy()
