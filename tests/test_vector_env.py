@@ -1,0 +1,244 @@
+"""The batched ``ThreeBodyVectorEnv`` and its stable-baselines3 adapter.
+
+The oracle is B single ``ThreeBodyEnv``s (inside ``TimeLimit``) seeded ``seed + i`` and fed the
+same actions: the vector env must reproduce them bit for bit across episode boundaries, in each
+autoreset mode.
+"""
+
+import gymnasium
+import numpy as np
+import pytest
+from gymnasium.vector import AutoresetMode
+from gymnasium.wrappers import TimeLimit
+from stable_baselines3 import PPO
+
+from threebody_env import ThreeBodyEnv, ThreeBodyVectorEnv, figure_eight, paper_triple, pythagorean
+from threebody_env.sb3 import make_sb3_vec_env
+
+# Short episodes and a tight error limit so that a run crosses both kinds of episode end.
+EPISODE = dict(max_energy_error=1e-8, record_wall_time=False)
+MAX_STEPS = 12
+CHEAP = 9  # eta = 0.1
+
+
+def single_envs(num_envs, seed, **kwargs):
+    envs = [TimeLimit(ThreeBodyEnv(**EPISODE, **kwargs), MAX_STEPS) for _ in range(num_envs)]
+    first = [env.reset(seed=seed + i) for i, env in enumerate(envs)]
+    return envs, first
+
+
+def vector_env(num_envs, autoreset_mode, **kwargs):
+    return ThreeBodyVectorEnv(num_envs, max_episode_steps=MAX_STEPS, autoreset_mode=autoreset_mode, **EPISODE, **kwargs)
+
+
+def sampled_actions(venv, seed, count):
+    venv.action_space.seed(seed)
+    return [venv.action_space.sample() for _ in range(count)]
+
+
+def assert_info_matches(vector_info, index, single_info):
+    for key, value in single_info.items():
+        assert vector_info[key][index] == value, key
+
+
+@pytest.mark.parametrize("action_mode", ["discrete", "continuous"])
+def test_next_step_autoreset_matches_single_envs(action_mode):
+    """NEXT_STEP: each slot follows its single env bitwise; the step after an episode ends is that
+    env's unseeded reset, with reward 0 and no flags."""
+    num_envs, seed = 4, 100
+    venv = vector_env(num_envs, AutoresetMode.NEXT_STEP, action_mode=action_mode)
+    envs, first = single_envs(num_envs, seed, action_mode=action_mode)
+    obs, info = venv.reset(seed=seed)
+    for i, (single_obs, single_info) in enumerate(first):
+        np.testing.assert_array_equal(obs[i], single_obs)
+        assert_info_matches(info, i, single_info)
+    done = np.zeros(num_envs, dtype=bool)
+    ends = {"terminated": 0, "truncated": 0}
+    for actions in sampled_actions(venv, seed, 40):
+        obs, rewards, terminated, truncated, info = venv.step(actions)
+        for i, env in enumerate(envs):
+            if done[i]:
+                expected = (*env.reset(), 0.0, False, False)
+                expected = (expected[0], expected[2], expected[3], expected[4], expected[1])
+            else:
+                expected = env.step(actions[i])
+            np.testing.assert_array_equal(obs[i], expected[0])
+            assert (rewards[i], terminated[i], truncated[i]) == expected[1:4]
+            assert_info_matches(info, i, expected[4])
+        done = terminated | truncated
+        ends["terminated"] += terminated.sum()
+        ends["truncated"] += truncated.sum()
+    assert ends["terminated"] > 0 and ends["truncated"] > 0  # both kinds of boundary were crossed
+
+
+def test_same_step_autoreset_matches_single_envs():
+    """SAME_STEP: a finished slot returns its reset observation at once; the last observation and
+    info of the episode are in ``final_obs`` / ``final_info``, masked by ``_final_obs``."""
+    num_envs, seed = 4, 200
+    venv = vector_env(num_envs, AutoresetMode.SAME_STEP)
+    envs, _ = single_envs(num_envs, seed)
+    venv.reset(seed=seed)
+    finished = 0
+    for actions in sampled_actions(venv, seed, 30):
+        obs, rewards, terminated, truncated, info = venv.step(actions)
+        done = terminated | truncated
+        if done.any():
+            np.testing.assert_array_equal(info["_final_obs"], done)
+        else:
+            assert "final_obs" not in info
+        for i, env in enumerate(envs):
+            last_obs, reward, term, trunc, last_info = env.step(actions[i])
+            assert (rewards[i], terminated[i], truncated[i]) == (reward, term, trunc)
+            if term or trunc:
+                finished += 1
+                assert info["final_obs"][i].dtype == np.float32
+                np.testing.assert_array_equal(info["final_obs"][i], last_obs)
+                assert_info_matches(info["final_info"], i, last_info)
+                last_obs, last_info = env.reset()
+            np.testing.assert_array_equal(obs[i], last_obs)
+            assert_info_matches(info, i, last_info)
+    assert finished > num_envs
+
+
+def collision(rng=None):
+    """Two bodies at rest 1e-6 apart: they meet within the first interval (a failed episode)."""
+    return np.array([[0.0, 0.0, 0.0], [1e-6, 0.0, 0.0], [5.0, 3.0, 0.0]]), np.zeros((3, 3)), np.ones(3)
+
+
+def test_disabled_autoreset_freezes_finished_slots():
+    """DISABLED: a slot that has ended keeps its state, reward 0 and no flags until ``reset``,
+    while the other slots go on; ``reset`` revives it."""
+    venv = vector_env(3, AutoresetMode.DISABLED)
+    starts = [collision(), paper_triple(np.random.default_rng(0)), figure_eight()]
+    venv.reset(seed=0, options={"initial_conditions": starts})
+    obs, rewards, terminated, truncated, info = venv.step(np.array([CHEAP, 5, 5]))
+    np.testing.assert_array_equal(terminated, [True, False, False])
+    frozen_obs, frozen_info = obs[0].copy(), {key: value[0] for key, value in info.items()}
+    for _ in range(3):
+        obs, rewards, terminated, truncated, info = venv.step(np.array([5, 5, 5]))
+        np.testing.assert_array_equal(obs[0], frozen_obs)
+        assert (rewards[0], terminated[0], truncated[0]) == (0.0, False, False)
+        assert_info_matches(info, 0, frozen_info)
+        assert np.all(rewards[1:] != 0.0) and np.all(info["time"][1:] > frozen_info["time"])
+    venv.reset(seed=1)
+    assert np.all(venv.step(np.array([5, 5, 5]))[1] != 0.0)
+
+
+def test_reset_with_initial_conditions():
+    """``options={"initial_conditions": [...]}`` starts slot i from the i-th condition, as is."""
+    given = [figure_eight(), pythagorean()]
+    venv = ThreeBodyVectorEnv(2, observation="paper", record_wall_time=False)
+    obs, _ = venv.reset(seed=0, options={"initial_conditions": given})
+    for i, (pos, vel, _) in enumerate(given):
+        np.testing.assert_array_equal(obs[i, :6], (pos[:, :2] / 10).astype(np.float32).ravel())
+        np.testing.assert_array_equal(obs[i, 6:12], vel[:, :2].astype(np.float32).ravel())
+    with pytest.raises(ValueError, match="1 initial conditions for 2"):
+        venv.reset(options={"initial_conditions": given[:1]})
+
+
+def test_seeds_per_slot():
+    """An int seed gives slot i the seed ``seed + i``; a list gives each slot its own."""
+    a = ThreeBodyVectorEnv(3).reset(seed=10)[0]
+    b = ThreeBodyVectorEnv(3).reset(seed=[10, 11, 12])[0]
+    c = ThreeBodyVectorEnv(3).reset(seed=[12, 11, 10])[0]
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(a[::-1], c)
+    with pytest.raises(ValueError, match="2 seeds for 3"):
+        ThreeBodyVectorEnv(3).reset(seed=[1, 2])
+
+
+def test_make_vec_returns_the_batched_env():
+    """``gymnasium.make_vec`` uses the registered vector entry point with the ids' time limit."""
+    venv = gymnasium.make_vec("ThreeBody-v0", num_envs=4)
+    assert isinstance(venv, ThreeBodyVectorEnv) and venv.max_episode_steps == 100
+    obs, _ = venv.reset(seed=0)
+    assert obs.shape == (4, 23) and obs.dtype == np.float32 and venv.observation_space.contains(obs)
+    venv = gymnasium.make_vec("ThreeBodyContinuous-v0", num_envs=2)
+    assert venv.config.action_mode == "continuous" and venv.action_space.shape == (2, 1)
+
+
+def test_observations_are_fresh_and_in_space():
+    venv = ThreeBodyVectorEnv(4, action_mode="continuous")
+    previous, _ = venv.reset(seed=0)
+    for actions in sampled_actions(venv, 0, 10):
+        obs = venv.step(actions)[0]
+        assert obs.dtype == np.float32 and venv.observation_space.contains(obs)
+        assert not np.shares_memory(obs, previous)
+        previous = obs
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [({"num_envs": 0}, "num_envs=0"), ({"max_episode_steps": 0}, "max_episode_steps=0"),
+     ({"render_mode": "rgb_array"}, "does not render"), ({"integrator": "euler"}, "integrator='euler'")],
+)
+def test_bad_vector_configuration_raises(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        ThreeBodyVectorEnv(**{"num_envs": 2, **kwargs})
+
+
+# --- stable-baselines3 adapter ----------------------------------------------------------------------
+
+
+def test_sb3_observations_are_fresh_arrays():
+    """PPO stores observations by reference: each step must return a new array, left untouched."""
+    venv = make_sb3_vec_env(4, max_episode_steps=MAX_STEPS)
+    kept = [venv.reset()]
+    snapshot = [kept[0].copy()]
+    for _ in range(5):
+        obs = venv.step(np.full(4, 5))[0]
+        kept.append(obs)
+        snapshot.append(obs.copy())
+    for a, b in zip(kept, kept[1:]):
+        assert not np.shares_memory(a, b)
+    for obs, copy in zip(kept, snapshot):
+        np.testing.assert_array_equal(obs, copy)
+
+
+def test_sb3_time_limit_is_not_a_failure():
+    """At the time limit every slot is done with ``TimeLimit.truncated=True`` and a
+    ``terminal_observation``; the returned observation is already the next episode's."""
+    venv = make_sb3_vec_env(3, max_episode_steps=4, record_wall_time=False)
+    venv.seed(0)
+    venv.reset()
+    for _ in range(3):
+        obs, rewards, dones, infos = venv.step(np.full(3, 5))
+        assert not dones.any() and rewards.dtype == np.float32
+    obs, _, dones, infos = venv.step(np.full(3, 5))
+    assert dones.all()
+    reference = ThreeBodyVectorEnv(3, max_episode_steps=4, record_wall_time=False)
+    reference.reset(seed=0)
+    for _ in range(4):
+        final = reference.step(np.full(3, 5))[0]
+    for i, info in enumerate(infos):
+        assert info["TimeLimit.truncated"] is True
+        assert info["terminal_observation"].dtype == np.float32
+        np.testing.assert_array_equal(info["terminal_observation"], final[i])
+        assert info["episode"]["l"] == 4 and "energy_error" in info
+        assert not np.array_equal(obs[i], final[i])
+
+
+def test_sb3_failure_is_terminal():
+    """An energy error over the limit ends the episode with ``TimeLimit.truncated=False``."""
+    venv = make_sb3_vec_env(2, max_energy_error=1e-14)
+    venv.reset()
+    _, _, dones, infos = venv.step(np.full(2, CHEAP))
+    assert dones.all()
+    assert all(info["TimeLimit.truncated"] is False and "terminal_observation" in info for info in infos)
+
+
+def test_sb3_seed_matches_vector_env_seed():
+    """``venv.seed(s); venv.reset()`` gives the observations of ``ThreeBodyVectorEnv.reset(seed=s)``."""
+    venv = make_sb3_vec_env(4)
+    venv.seed(42)
+    np.testing.assert_array_equal(venv.reset(), ThreeBodyVectorEnv(4).reset(seed=42)[0])
+
+
+@pytest.mark.parametrize("action_mode", ["discrete", "continuous"])
+def test_ppo_learns_without_error(action_mode):
+    """A short PPO run over the adapter: rollouts, episode ends and updates all go through."""
+    venv = make_sb3_vec_env(4, max_episode_steps=20, action_mode=action_mode)
+    venv.seed(0)
+    model = PPO("MlpPolicy", venv, n_steps=32, batch_size=32, n_epochs=1, seed=0, device="cpu")
+    model.learn(256)
+    assert model.num_timesteps >= 256 and len(model.ep_info_buffer) > 0
