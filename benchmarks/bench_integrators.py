@@ -1,10 +1,12 @@
 """Nanoseconds per integrator step for every method at N = 3 (not a test).
 
 Integrates the figure-eight (Chenciner & Montgomery 2000) with each method's compiled kernel,
-after a warm-up call, and reports the median over repeats of wall time / steps. Also reports how
-long the first call in this process took (Numba compile, or cache load when the on-disk cache
-is warm) and, if ``rebound`` is importable, REBOUND's LEAPFROG and IAS15 on the same problem
-in the same run, with our time per step divided by theirs.
+after a warm-up call, and reports the median over repeats of CPU time / steps (the thread's CPU
+time, ``time.thread_time``, so other processes on a shared machine do not inflate it; all timed
+code is single-threaded). Also reports how
+long the first calls take in a fresh interpreter, with an empty Numba cache (compilation) and
+with the package's on-disk cache, and, if ``rebound`` is importable, REBOUND's LEAPFROG and
+IAS15 on the same problem in the same run, with our time per step divided by theirs.
 
 Usage: python benchmarks/bench_integrators.py [--repeats 7] [--steps 200000]
 """
@@ -12,13 +14,15 @@ Usage: python benchmarks/bench_integrators.py [--repeats 7] [--steps 200000]
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 
 import numpy as np
 
-# Timed before importing integrators, so loading cached kernels is inside the measurement.
-_T_IMPORT = time.perf_counter()
 import integrators  # noqa: E402
 
 PERIOD = 6.32591398
@@ -33,14 +37,29 @@ def figure_eight() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return pos, vel, np.ones(3)
 
 
-def first_call_seconds() -> tuple[float, float]:
-    """(seconds to import the package, seconds for a first evolve of every method)."""
-    import_s = time.perf_counter() - _T_IMPORT
-    pos, vel, mass = figure_eight()
-    start = time.perf_counter()
-    for info in integrators.METHODS.values():
-        integrators.evolve(info.name, pos, vel, mass, 0.1, info.default)
-    return import_s, time.perf_counter() - start
+_FIRST_CALL = """
+import time
+start = time.perf_counter()
+import numpy as np, integrators
+pos = np.array([[1.0, 0, 0], [-1.0, 0, 0], [0, 1.0, 0]])
+for info in integrators.METHODS.values():
+    integrators.evolve(info.name, pos, np.zeros((3, 3)), np.ones(3), 0.1, info.default)
+integrators.evolve_batch(0, pos[None].copy(), np.zeros((1, 3, 3)), np.ones((1, 3)), 0.1,
+                         np.array([0.03]), 0.0, 100, np.array([True]))
+print(time.perf_counter() - start)
+"""
+
+
+def first_call_seconds(cache_dir: str | None) -> float:
+    """Seconds for import + first evolve of every method + first evolve_batch, in a fresh
+    interpreter. ``cache_dir``: a Numba cache directory (an empty one forces compilation), or
+    None for the package's own on-disk cache."""
+    env = dict(os.environ)
+    if cache_dir is not None:
+        env["NUMBA_CACHE_DIR"] = cache_dir
+    out = subprocess.run([sys.executable, "-c", _FIRST_CALL], env=env, check=True,
+                         capture_output=True, text=True)
+    return float(out.stdout.split()[-1])
 
 
 def ns_per_step(method_id: int, param: float, duration: float, repeats: int) -> tuple[float, int]:
@@ -49,10 +68,10 @@ def ns_per_step(method_id: int, param: float, duration: float, repeats: int) -> 
     times = []
     for _ in range(repeats + 1):  # the first run is a warm-up
         pos, vel = pos0.copy(), vel0.copy()
-        start = time.perf_counter()
+        start = time.thread_time()
         steps, _, status = integrators.evolve_kernel(method_id, pos, vel, mass, duration, param, 0.0,
                                                      10**9)
-        times.append(time.perf_counter() - start)
+        times.append(time.thread_time() - start)
         assert status == 0, status
     return statistics.median(times[1:]) / steps * 1e9, steps
 
@@ -71,9 +90,9 @@ def rebound_ns_per_step(integrator: str, duration: float, repeats: int, dt: floa
         sim.dt = dt
         if integrator == "ias15":
             sim.integrator.adaptive_mode = "GLOBAL"  # the default stalls on the exact figure-eight
-        start = time.perf_counter()
+        start = time.thread_time()
         sim.integrate(duration, exact_finish_time=0)
-        times.append(time.perf_counter() - start)
+        times.append(time.thread_time() - start)
         steps = sim.steps_done
     return statistics.median(times[1:]) / steps * 1e9, steps
 
@@ -84,12 +103,11 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=200_000, help="approximate steps per run")
     args = parser.parse_args()
 
-    import_s, first_s = first_call_seconds()
-    cache_dirs = {p.parent for p in __import__("pathlib").Path(integrators.__file__).parent.glob(
-        "__pycache__/*.nbi")}
-    print(f"import integrators: {import_s:.2f} s; first evolve() of all 7 methods: {first_s:.2f} s "
-          f"({'on-disk Numba cache present' if cache_dirs else 'no Numba cache: includes compilation'};"
-          f" a run with a cold cache compiles everything: ~15-20 s here)")
+    with tempfile.TemporaryDirectory() as empty:
+        cold = first_call_seconds(empty)
+    warm = first_call_seconds(None)
+    print(f"first call (import + every method + evolve_batch, fresh process): "
+          f"{cold:.1f} s compiling (empty Numba cache), {warm:.2f} s from the on-disk cache")
 
     # Parameters giving about --steps steps on the figure-eight for each method.
     pos, vel, mass = figure_eight()

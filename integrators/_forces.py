@@ -112,6 +112,7 @@ def pairwise_timescale(pos, vel, mass):
     ``r/|v_ij|`` is +inf for a pair at relative rest, so bodies at rest get the free-fall time.
     Returns 0 for coincident bodies (the callers turn a zero step into a NON_FINITE status).
     Works with squared time scales and takes one square root at the end.
+    A NaN state gives +inf here; the drivers catch it with :func:`state_is_finite`.
     """
     n = pos.shape[0]
     tau2 = np.inf
@@ -125,10 +126,11 @@ def pairwise_timescale(pos, vel, mass):
             dw = vel[j, 2] - vel[i, 2]
             r2 = dx * dx + dy * dy + dz * dz
             v2 = du * du + dv * dv + dw * dw
-            ff2 = r2 * np.sqrt(r2) / (mass[i] + mass[j])
-            if ff2 < tau2:
-                tau2 = ff2
-            if v2 > 0.0 and r2 < tau2 * v2:
+            r3 = r2 * np.sqrt(r2)
+            mu = mass[i] + mass[j]
+            if r3 < tau2 * mu:  # divide only for a new minimum
+                tau2 = r3 / mu
+            if r2 < tau2 * v2:  # never true for v2 = 0
                 tau2 = r2 / v2
     return np.sqrt(tau2)
 

@@ -368,3 +368,14 @@ def test_near_head_on_start_finishes_with_a_status(method):
     r = evolve(method, pos, vel, mass, 10.0, METHODS[method].default, max_steps=2000)
     assert r.status in (Status.OK, Status.MAX_STEPS, Status.NON_FINITE)
     assert r.n_steps <= 2000
+
+
+@pytest.mark.parametrize("method", ORDER_METHODS)
+def test_non_finite_state_stops_the_kernel(method):
+    """evolve_kernel does not validate: a NaN state must end in NON_FINITE, not loop."""
+    pos, vel, mass = hierarchical_triple()
+    pos[1, 0] = np.nan
+    steps, _, status = integrators.evolve_kernel(METHODS[method].method_id, pos, vel, mass, 1.0,
+                                                 METHODS[method].default, 0.0, 100_000)
+    assert status == Status.NON_FINITE
+    assert steps <= 1
