@@ -23,9 +23,10 @@ import time
 
 import numpy as np
 
-import integrators  # noqa: E402
+import integrators
 
 PERIOD = 6.32591398
+DURATION = 20 * PERIOD  # every timed run integrates 20 periods of the figure-eight
 
 
 def figure_eight() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -69,14 +70,15 @@ def ns_per_step(method_id: int, param: float, duration: float, repeats: int) -> 
     for _ in range(repeats + 1):  # the first run is a warm-up
         pos, vel = pos0.copy(), vel0.copy()
         start = time.thread_time()
-        steps, _, status = integrators.evolve_kernel(method_id, pos, vel, mass, duration, param, 0.0,
-                                                     10**9)
+        steps, _, status = integrators.evolve_kernel(method_id, pos, vel, mass, duration, param,
+                                                     0.0, 10**9)
         times.append(time.thread_time() - start)
         assert status == 0, status
     return statistics.median(times[1:]) / steps * 1e9, steps
 
 
-def rebound_ns_per_step(integrator: str, duration: float, repeats: int, dt: float) -> tuple[float, int]:
+def rebound_ns_per_step(integrator: str, duration: float, repeats: int,
+                        dt: float) -> tuple[float, int]:
     """Median ns per step of REBOUND on the figure-eight (IAS15 in its GLOBAL step mode)."""
     import rebound
 
@@ -112,20 +114,20 @@ def main() -> None:
     # Parameters giving about --steps steps on the figure-eight for each method.
     pos, vel, mass = figure_eight()
     tau = integrators.min_timescale(pos, vel, mass)
-    print(f"\nN = 3 figure-eight, median of {args.repeats} runs after a warm-up")
+    print(f"\nN = 3 figure-eight, {DURATION:.1f} time units; CPU ns/step, median of {args.repeats}"
+          " runs after a warm-up")
     print(f"{'method':<18} {'param':>10} {'steps':>9} {'evals/step':>10} {'ns/step':>9}")
     results = {}
     for info in integrators.METHODS.values():
-        duration = 20 * PERIOD
         if info.param == "dt":
-            param = duration / args.steps
+            param = DURATION / args.steps
         elif info.param == "tol":
             param = 1e-14  # dopri5's steps are large; the count is smaller at any sensible tol
         else:
-            eta = 0.5 * duration / args.steps / tau
+            eta = 0.5 * DURATION / args.steps / tau
             param = eta**2 if info.name == "hermite_aarseth" else eta
-        ns, steps = ns_per_step(info.method_id, param, duration, args.repeats)
-        evals = integrators.evolve(info.name, pos, vel, mass, duration, param).n_force_evals
+        ns, steps = ns_per_step(info.method_id, param, DURATION, args.repeats)
+        evals = integrators.evolve(info.name, pos, vel, mass, DURATION, param).n_force_evals
         results[info.name] = ns
         print(f"{info.name:<18} {param:>10.3g} {steps:>9d} {evals / steps:>10.2f} {ns:>9.1f}")
 
@@ -134,9 +136,8 @@ def main() -> None:
     except ImportError:
         print("\nrebound not installed (pip install -e '.[bench]'): no reference timings")
         return
-    duration = 20 * PERIOD
-    lf_ns, lf_steps = rebound_ns_per_step("leapfrog", duration, args.repeats, duration / args.steps)
-    ias_ns, ias_steps = rebound_ns_per_step("ias15", duration, args.repeats, 1e-3)
+    lf_ns, lf_steps = rebound_ns_per_step("leapfrog", DURATION, args.repeats, DURATION / args.steps)
+    ias_ns, ias_steps = rebound_ns_per_step("ias15", DURATION, args.repeats, 1e-3)
     print(f"\nREBOUND {rebound.__version__} (same problem, same process)")
     print(f"{'LEAPFROG':<18} {lf_steps:>9d} steps {lf_ns:>9.1f} ns/step")
     print(f"{'IAS15 (GLOBAL)':<18} {ias_steps:>9d} steps {ias_ns:>9.1f} ns/step")

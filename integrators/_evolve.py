@@ -22,7 +22,8 @@ class Status(enum.IntEnum):
 
     OK = OK  #: reached ``duration`` exactly
     MAX_STEPS = MAX_STEPS  #: step budget exhausted before ``duration``
-    NON_FINITE = NON_FINITE  #: non-finite state, or a step that is non-positive or does not advance time
+    #: non-finite state, or a step that is non-positive or does not advance time
+    NON_FINITE = NON_FINITE
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ METHODS: dict[str, MethodInfo] = {m.name: m for m in (
 
 @jit
 def _evolve_core(method_id, pos, vel, mass, duration, param, softening, max_steps):
-    """Run method ``method_id`` in place; returns (time reached, n_steps, n_force_evals, status)."""
+    """Run method ``method_id`` in place; returns (time, n_steps, n_force_evals, status)."""
     eps2 = softening * softening
     if method_id == 0:
         return hermite.run(pos, vel, mass, duration, param, eps2, max_steps)
@@ -111,7 +112,7 @@ def evolve_batch(method_id, pos, vel, mass, duration, params, softening, max_ste
     return steps, evals, status
 
 
-@njit(cache=True, error_model="numpy")
+@jit
 def energy_batch(pos, vel, mass, softening):
     """Total energy of each system of a batch: (B, N, 3), (B, N, 3), (B, N) -> (B,) float64."""
     out = np.empty(pos.shape[0])
@@ -120,7 +121,7 @@ def energy_batch(pos, vel, mass, softening):
     return out
 
 
-@njit(cache=True, error_model="numpy")
+@jit
 def min_timescale_batch(pos, vel, mass):
     """Shortest pairwise time scale of each system of a batch -> (B,) float64."""
     out = np.empty(pos.shape[0])
@@ -176,7 +177,8 @@ def as_state(pos, vel, mass) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     for i in range(n):
         same = np.flatnonzero(np.all(pos[i + 1:] == pos[i], axis=1))
         if same.size:
-            raise ValueError(f"bodies {i} and {i + 1 + same[0]} are both at position {pos[i].tolist()}")
+            j = i + 1 + same[0]
+            raise ValueError(f"bodies {i} and {j} are both at position {pos[i].tolist()}")
     return pos, vel, mass
 
 

@@ -14,6 +14,8 @@ from numba import njit
 
 #: Compile options for every kernel of the package (IEEE-exact: no fastmath).
 jit = njit(cache=True, error_model="numpy")
+#: The same, for per-step helpers: inlined into their callers at the Numba IR level, because a
+#: call passing several arrays costs tens of ns at N = 3 (argument structs, reference counts).
 hot = njit(cache=True, error_model="numpy", inline="always")
 
 #: A remainder within this fraction of a full step is merged into it instead of leaving a sliver.

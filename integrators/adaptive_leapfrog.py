@@ -9,13 +9,15 @@ symmetry, so energy errors drift; the global error stays O(dt^2). One force eval
 
 import numpy as np
 
-from ._forces import MAX_STEPS, NON_FINITE, OK, accelerations, jit, land, pairwise_timescale, state_is_finite
+from ._forces import (
+    MAX_STEPS, NON_FINITE, OK, accelerations, jit, land, pairwise_timescale, state_is_finite,
+)
 from .leapfrog import kdk
 
 
 @jit
 def run(pos, vel, mass, duration, eta, eps2, max_steps):
-    """Integrate in place for ``duration``; returns (time reached, n_steps, n_force_evals, status)."""
+    """Integrate in place for ``duration``; returns (time, n_steps, n_force_evals, status)."""
     if duration == 0.0:
         return 0.0, 0, 0, OK
     acc = np.empty((pos.shape[0], 3))

@@ -15,7 +15,7 @@ rejected attempts count as force evaluations, not as steps, and every attempt co
 
 import numpy as np
 
-from ._forces import MAX_STEPS, NON_FINITE, OK, accelerations, jit, land, pairwise_timescale
+from ._forces import MAX_STEPS, NON_FINITE, OK, accelerations, hot, jit, land, pairwise_timescale
 
 # Butcher tableau: row s holds the coefficients of stage s (row 6 = the fifth-order weights b).
 _A = np.array([
@@ -34,7 +34,7 @@ _FAC_MIN = 0.2
 _FAC_MAX = 5.0
 
 
-@jit
+@hot
 def attempt(pos, vel, mass, eps2, h, tol, kx, kv, x1, v1):
     """Try one step of length ``h``; returns the error norm (accept when <= 1).
 
@@ -71,7 +71,7 @@ def attempt(pos, vel, mass, eps2, h, tol, kx, kv, x1, v1):
 
 @jit
 def run(pos, vel, mass, duration, tol, eps2, max_steps):
-    """Integrate in place for ``duration``; returns (time reached, n_steps, n_force_evals, status)."""
+    """Integrate in place for ``duration``; returns (time, n_steps, n_force_evals, status)."""
     if duration == 0.0:
         return 0.0, 0, 0, OK
     n = pos.shape[0]

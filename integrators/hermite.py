@@ -5,13 +5,15 @@ for gravitational many-body problems", PASJ 44, 141. One acceleration+jerk evalu
 (PEC: the corrected state is not re-evaluated; the next step starts from the forces at the
 predicted state, as in the paper and in AMUSE's ``hermite``).
 
-Step criterion (AMUSE's Hermite): ``dt = eta * min over pairs of min(r/|v_ij|, sqrt(r^3/(m_i+m_j)))``
-evaluated at the start of every step.
+Step criterion (AMUSE's Hermite), evaluated at the start of every step:
+``dt = eta * min over pairs of min(r/|v_ij|, sqrt(r^3/(m_i+m_j)))``.
 """
 
 import numpy as np
 
-from ._forces import MAX_STEPS, NON_FINITE, OK, acc_jerk, hot, jit, land, pairwise_timescale, state_is_finite
+from ._forces import (
+    MAX_STEPS, NON_FINITE, OK, acc_jerk, hot, jit, land, pairwise_timescale, state_is_finite,
+)
 
 
 @hot
@@ -42,7 +44,7 @@ def pec_step(pos, vel, mass, eps2, h, a0, j0, a1, j1, xp, vp):
 
 @jit
 def run(pos, vel, mass, duration, eta, eps2, max_steps):
-    """Integrate in place for ``duration``; returns (time reached, n_steps, n_force_evals, status)."""
+    """Integrate in place for ``duration``; returns (time, n_steps, n_force_evals, status)."""
     if duration == 0.0:
         return 0.0, 0, 0, OK
     n = pos.shape[0]

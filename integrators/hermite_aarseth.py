@@ -18,11 +18,13 @@ equals the criterion's value on a circular orbit).
 
 import numpy as np
 
-from ._forces import MAX_STEPS, NON_FINITE, OK, acc_jerk, jit, land, pairwise_timescale, state_is_finite
+from ._forces import (
+    MAX_STEPS, NON_FINITE, OK, acc_jerk, hot, jit, land, pairwise_timescale, state_is_finite,
+)
 from .hermite import pec_step
 
 
-@jit
+@hot
 def aarseth_criterion(a0, j0, a1, j1, h, eta):
     """Aarseth's shared step at the end of a Hermite step of length ``h`` from (a0, j0) to (a1, j1).
 
@@ -54,7 +56,7 @@ def aarseth_criterion(a0, j0, a1, j1, h, eta):
 
 @jit
 def run(pos, vel, mass, duration, eta, eps2, max_steps):
-    """Integrate in place for ``duration``; returns (time reached, n_steps, n_force_evals, status)."""
+    """Integrate in place for ``duration``; returns (time, n_steps, n_force_evals, status)."""
     if duration == 0.0:
         return 0.0, 0, 0, OK
     n = pos.shape[0]

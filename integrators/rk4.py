@@ -8,10 +8,10 @@ nor time-symmetric: energy drifts at O(dt^4) per unit time.
 
 import numpy as np
 
-from ._forces import MAX_STEPS, NON_FINITE, OK, accelerations, jit, land, state_is_finite
+from ._forces import MAX_STEPS, NON_FINITE, OK, accelerations, hot, jit, land, state_is_finite
 
 
-@jit
+@hot
 def rk4_step(pos, vel, mass, eps2, h, xs, vs, acc, sx, sv):
     """One RK4 step of length ``h`` on y = (x, v), y' = (v, a(x)), in place on pos/vel.
 
@@ -45,7 +45,7 @@ def rk4_step(pos, vel, mass, eps2, h, xs, vs, acc, sx, sv):
 
 @jit
 def run(pos, vel, mass, duration, dt, eps2, max_steps):
-    """Integrate in place for ``duration`` with step ``dt``; returns (time, n_steps, n_evals, status).
+    """Integrate in place for ``duration`` with step ``dt``; returns (time, n_steps, evals, status).
 
     Time is tracked as ``steps * dt``; the last step is shortened to land on ``duration``.
     """

@@ -19,5 +19,5 @@ _TRIPLE_JUMP = np.array([_W1, _W0, _W1])
 
 @jit
 def run(pos, vel, mass, duration, dt, eps2, max_steps):
-    """Integrate in place for ``duration`` with step ``dt``; returns (time, n_steps, n_evals, status)."""
+    """Integrate in place for ``duration`` with step ``dt``; see :func:`run_composition`."""
     return run_composition(pos, vel, mass, duration, dt, eps2, max_steps, _TRIPLE_JUMP)

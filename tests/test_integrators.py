@@ -269,7 +269,8 @@ def test_kernel_matches_evolve(method):
     param = METHODS[method].default
     r = evolve(method, pos, vel, mass, 1.0884, param, softening=0.01, max_steps=10_000)
     p, v = pos.copy(), vel.copy()
-    out = integrators.evolve_kernel(METHODS[method].method_id, p, v, mass, 1.0884, param, 0.01, 10_000)
+    mid = METHODS[method].method_id
+    out = integrators.evolve_kernel(mid, p, v, mass, 1.0884, param, 0.01, 10_000)
     assert tuple(out) == (r.n_steps, r.n_force_evals, r.status)
     assert np.array_equal(p, r.pos) and np.array_equal(v, r.vel)
 
