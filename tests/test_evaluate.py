@@ -1,0 +1,163 @@
+"""evaluate.py end to end on tiny models: outputs, baselines, exact reproduction, transfer, errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from stable_baselines3 import DQN
+
+import threebody_env.sb3
+from agents import rebound_baseline
+from agents.evaluate_cli import main
+from agents.evaluation import compare_with_fixed
+
+FAST = ["--n-ics", "3", "--n-steps", "12", "--no-progress"]
+
+
+def make_run(folder: Path, constant_action: int | None = None, env_kwargs: dict | None = None) -> Path:
+    """A DQN trained for 64 steps (untrained when rigged to always pick ``constant_action``) and its args.yml."""
+    folder.mkdir(parents=True)
+    model = DQN("MlpPolicy", threebody_env.sb3.make_sb3_vec_env(2, **(env_kwargs or {})), learning_starts=32,
+                batch_size=16, seed=0, device="cpu")
+    if constant_action is None:
+        model.learn(64)
+    else:
+        last = model.q_net.q_net[-1]
+        with torch.no_grad():
+            last.weight.zero_()
+            last.bias.copy_(torch.nn.functional.one_hot(torch.tensor(constant_action), last.out_features).float())
+    model.save(folder / "model.zip")
+    (folder / "args.yml").write_text(yaml.safe_dump(
+        {"algo": "dqn", "env": "ThreeBody-v0", "env_kwargs": env_kwargs or {}, "seed": 0}))
+    return folder
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open() as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> Path:
+    return make_run(tmp_path_factory.mktemp("runs") / "dqn" / "ThreeBody-v0_1")
+
+
+@pytest.fixture(scope="module")
+def evaluated(run_dir: Path, tmp_path_factory) -> tuple[Path, str]:
+    """One full evaluation (plots, IAS15 when installed) into the run's default folder."""
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        main([str(run_dir), *FAST, "--n-traces", "2"])
+    return run_dir / "evaluation", out.getvalue()
+
+
+def test_files_and_every_baseline_in_the_table(evaluated):
+    folder, printed = evaluated
+    for name in ("episodes.csv", "summary.csv", "summary.json", "error_cost.png", "time_series.png", "orbits.png"):
+        assert (folder / name).stat().st_size > 0, name
+    summary = json.loads((folder / "summary.json").read_text())
+    names = [m["method"] for m in summary["methods"]]
+    kinds = [m["kind"] for m in summary["methods"]]
+    assert kinds.count("policy") == 1 and kinds.count("fixed") == 10 and "eta=0.03 (default)" in names
+    if rebound_baseline.available():
+        assert "REBOUND IAS15" in names
+    for name in names:
+        assert name in printed
+    assert "dominated" in printed.lower() and "closest fixed action" in printed.lower()
+    episodes = read_csv(folder / "episodes.csv")
+    assert len(episodes) == 3 * len(names)
+    assert {int(r["seed"]) for r in episodes} == {2_000_000, 2_000_001, 2_000_002}
+
+
+def test_constant_policy_reproduces_its_fixed_baseline(tmp_path):
+    run = make_run(tmp_path / "run", constant_action=3)
+    main([str(run), *FAST, "--no-plots", "--no-reference", "--output", str(tmp_path / "out")])
+    rows = read_csv(tmp_path / "out" / "episodes.csv")
+    policy = [r for r in rows if r["kind"] == "policy"]
+    fixed = [r for r in rows if r["kind"] == "fixed"][3 * 3 : 4 * 3]  # action 3, three episodes
+    assert fixed[0]["method"] == "eta=0.001"
+    ignore = {"method", "kind", "wall_time"}
+    assert [{k: v for k, v in r.items() if k not in ignore} for r in policy] == \
+           [{k: v for k, v in r.items() if k not in ignore} for r in fixed]
+
+
+@pytest.mark.parametrize("integrator, default", [("leapfrog", "dt=0.001 (default)"), ("dopri5", "tol=1e-08 (default)")])
+def test_transfer_to_another_integrator(run_dir, integrator, default):
+    main([str(run_dir), *FAST, "--integrator", integrator, "--no-plots", "--no-reference"])
+    folder = run_dir / f"evaluation_{integrator}"
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["env_kwargs"]["integrator"] == integrator
+    names = [m["method"] for m in summary["methods"]]
+    assert default in names and sum(m["kind"] == "fixed" for m in summary["methods"]) == 10
+    assert all(math.isfinite(m["force_evals_total"]) for m in summary["methods"])
+
+
+def test_two_runs_give_identical_csvs_apart_from_wall_time(run_dir, tmp_path):
+    for name in ("a", "b"):
+        main([str(run_dir), *FAST, "--no-plots", "--output", str(tmp_path / name), "--batch-size", "2"])
+    for file in ("episodes.csv", "summary.csv"):
+        a, b = (read_csv(tmp_path / name / file) for name in ("a", "b"))
+        strip = lambda rows: [{k: v for k, v in r.items() if "wall_time" not in k} for r in rows]  # noqa: E731
+        assert strip(a) == strip(b), file
+
+
+def test_batch_size_does_not_change_results(run_dir, tmp_path, evaluated):
+    main([str(run_dir), *FAST, "--no-plots", "--no-reference", "--batch-size", "1", "--output", str(tmp_path / "one")])
+    whole = [r for r in read_csv(evaluated[0] / "episodes.csv") if r["kind"] != "reference"]
+    ones = read_csv(tmp_path / "one" / "episodes.csv")
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "wall_time"} for r in rows]  # noqa: E731
+    assert strip(whole) == strip(ones)
+
+
+def _bad_inputs(tmp_path: Path, run_dir: Path) -> dict[str, list[str]]:
+    no_args = tmp_path / "no_args"
+    no_args.mkdir()
+    (no_args / "model.zip").write_bytes((run_dir / "model.zip").read_bytes())
+    return {
+        "no run folder or model file": [str(tmp_path / "missing")],
+        "args.yml is missing": [str(no_args / "model.zip")],
+        "incompatible": [str(run_dir), "--env-kwargs", "n_actions:5"],
+        "unknown integrator": [str(run_dir), "--integrator", "euler"],
+        "invalid environment settings": [str(run_dir), "--env-kwargs", "interval:-1"],
+        "must be an integer >= 1": [str(run_dir), "--n-ics", "0"],
+        "do not fit": [str(run_dir), "--n-ics", "5", "--seed-offset", "999999"],
+    }
+
+
+@pytest.mark.parametrize("case", ["no run folder or model file", "args.yml is missing", "incompatible", "unknown integrator",
+                                  "invalid environment settings", "must be an integer >= 1", "do not fit"])
+def test_bad_inputs_exit_2_with_one_line(case, tmp_path, run_dir, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([*_bad_inputs(tmp_path, run_dir)[case], "--no-progress"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert case in err and "Traceback" not in err
+
+
+def test_incompatible_observation_is_caught(tmp_path):
+    run = make_run(tmp_path / "paper_obs", constant_action=0, env_kwargs={"observation": "paper"})
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(run), *FAST, "--env-kwargs", "observation:'default'"])
+    assert exit_info.value.code == 2
+
+
+def test_domination_and_closest_cost_criterion():
+    fixed = {"a": (1e-6, 100.0), "b": (1e-8, 1_000.0), "c": (1e-11, 10_000.0)}
+    good = compare_with_fixed((1e-10, 1_200.0), fixed)
+    assert good.dominated_by == () and good.closest == "b" and good.beats_closest and good.passes
+    dominated = compare_with_fixed((1e-7, 2_000.0), fixed)
+    assert dominated.dominated_by == ("b",) and not dominated.passes
+    # closest on a log scale: the geometric middle of 1e3 and 1e4 is 3162
+    assert compare_with_fixed((1e-12, 3_000.0), fixed).closest == "b"
+    assert compare_with_fixed((1e-12, 3_500.0), fixed).closest == "c"
+    worse = compare_with_fixed((1e-9, 9_000.0), fixed)
+    assert worse.dominated_by == () and worse.closest == "c" and not worse.beats_closest
