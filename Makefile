@@ -38,5 +38,6 @@ bench:
 	$(MAKE) EXTRAS=dev,bench setup
 	$(PY) benchmarks/bench_integrators.py $(ARGS)
 
-clean:
+clean:  ## also drops Numba caches, which miss edits to files a kernel inlines
 	rm -rf $(VENV) build *.egg-info
+	find . -name __pycache__ -not -path "./.venv/*" -exec rm -rf {} +

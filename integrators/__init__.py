@@ -29,6 +29,7 @@ from ._evolve import (
     EvolveResult,
     MethodInfo,
     Status,
+    as_state,
     energy_batch,
     evolve,
     evolve_batch,
@@ -40,7 +41,7 @@ from ._forces import angular_momentum_kernel, energy_kernel, momentum_kernel, pa
 __all__ = [
     "METHODS", "MethodInfo", "Status", "EvolveResult", "evolve", "energy", "momentum",
     "angular_momentum", "min_timescale", "evolve_kernel", "evolve_batch", "energy_batch",
-    "min_timescale_batch",
+    "min_timescale_batch", "as_state",
 ]
 
 

@@ -146,24 +146,13 @@ class SystemBatch:
 
 
 def validate_initial_condition(initial_condition: InitialCondition, n_bodies: int | None = None) -> InitialCondition:
-    """Return float64 copies of (pos, vel, mass) after checking shapes and values.
-
-    Raises ``ValueError`` naming the problem: shapes other than (N, 3), (N, 3), (N,), a body
-    count other than ``n_bodies``, non-finite values, or masses <= 0.
-    """
+    """Return float64 copies of (pos, vel, mass) after checking them (:func:`integrators.as_state`)
+    and, when given, that there are ``n_bodies`` bodies. Raises ``ValueError`` naming the problem."""
     try:
-        pos, vel, mass = (np.array(x, dtype=np.float64) for x in initial_condition)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"an initial condition must be a tuple (pos, vel, mass) of numeric arrays: {exc}") from None
-    n = mass.shape[0] if mass.ndim == 1 else -1
-    if pos.shape != (n, 3) or vel.shape != (n, 3) or n < 2:
-        raise ValueError(f"initial condition shapes pos {pos.shape}, vel {vel.shape}, mass {mass.shape} "
-                         "must be (N, 3), (N, 3), (N,) with N >= 2")
-    if n_bodies is not None and n != n_bodies:
-        raise ValueError(f"initial condition has {n} bodies; this environment was built for {n_bodies}")
-    for name, array in (("pos", pos), ("vel", vel), ("mass", mass)):
-        if not np.all(np.isfinite(array)):
-            raise ValueError(f"initial condition {name} has non-finite values: {array!r}")
-    if np.any(mass <= 0):
-        raise ValueError(f"initial condition masses must be > 0; got {mass!r}")
-    return np.ascontiguousarray(pos), np.ascontiguousarray(vel), mass
+        pos, vel, mass = initial_condition
+    except (TypeError, ValueError):
+        raise ValueError(f"an initial condition must be a tuple (pos, vel, mass); got {initial_condition!r}") from None
+    pos, vel, mass = integrators.as_state(pos, vel, mass)
+    if n_bodies is not None and pos.shape[0] != n_bodies:
+        raise ValueError(f"initial condition has {pos.shape[0]} bodies; this environment was built for {n_bodies}")
+    return pos, vel, mass
