@@ -187,11 +187,12 @@ def test_given_initial_condition_is_used_as_is():
     "initial_condition, message",
     [
         (four_bodies(), "4 bodies"),
-        ((np.zeros((2, 3)), np.zeros((2, 3)), np.ones(2)), "2 bodies"),
-        ((np.full((3, 3), np.nan), np.zeros((3, 3)), np.ones(3)), "non-finite"),
-        ((pythagorean()[0], np.zeros((3, 3)), np.array([1.0, 0.0, 1.0])), "masses must be > 0"),
-        ((pythagorean()[0], np.zeros((3, 3)), np.array([1.0, -1.0, 1.0])), "masses must be > 0"),
-        ((np.zeros((3, 2)), np.zeros((3, 3)), np.ones(3)), "shapes"),
+        ((np.eye(3)[:2], np.zeros((2, 3)), np.ones(2)), "2 bodies"),
+        ((np.full((3, 3), np.nan), np.zeros((3, 3)), np.ones(3)), "not finite"),
+        ((pythagorean()[0], np.zeros((3, 3)), np.array([1.0, 0.0, 1.0])), r"mass\[1\] = 0.0 must be > 0"),
+        ((pythagorean()[0], np.zeros((3, 3)), np.array([1.0, -1.0, 1.0])), r"mass\[1\] = -1.0 must be > 0"),
+        ((np.zeros((3, 2)), np.zeros((3, 3)), np.ones(3)), "shape"),
+        ((np.zeros((3, 3)), np.zeros((3, 3)), np.ones(3)), "both at position"),
     ],
 )
 def test_bad_initial_condition_raises(initial_condition, message):
