@@ -22,15 +22,7 @@ callers that validate their own inputs.
 
 from __future__ import annotations
 
-import os
-
-# Idle OpenMP threads that spin (the default policy) stall evolve_batch's parallel loop for a
-# scheduler slice whenever the cores are busy: ~24 ms instead of ~50 us per call on 2 cores.
-# Passive waiting avoids it; set OMP_WAIT_POLICY yourself to override (before any OpenMP user,
-# such as torch, is imported; agents/ does this too).
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-import numpy as np  # noqa: E402
+import numpy as np
 
 from ._evolve import (
     METHODS,
