@@ -197,16 +197,6 @@ def _spec(policy: FixedActionPolicy, kind: str) -> MethodSpec:
 # ---------------------------------------------------------------- running
 
 
-class _ModelPolicy:
-    """A loaded SB3 model, acting deterministically on batches of observations."""
-
-    def __init__(self, model) -> None:
-        self.model = model
-
-    def predict(self, observation, state=None, episode_start=None, deterministic=True):
-        return self.model.predict(observation, deterministic=True)
-
-
 def run_chunk(spec: MethodSpec, seeds: Sequence[int], settings: Settings, n_traces: int = 0) -> RolloutResult:
     """One episode of ``spec`` from each seed's initial condition; traces of the first ``n_traces``.
 
@@ -218,7 +208,7 @@ def run_chunk(spec: MethodSpec, seeds: Sequence[int], settings: Settings, n_trac
         return rollout_ias15(seeds, env_kwargs=settings.env_kwargs, n_steps=settings.n_steps,
                              name=spec.name, n_traces=n_traces)
     if spec.kind == "policy":
-        policy = _ModelPolicy(_load_model(spec.algo, spec.model_path))
+        policy = _load_model(spec.algo, spec.model_path)  # rollout asks SB3's predict for deterministic actions
     else:
         policy = FixedActionPolicy(spec.action, spec.name, spec.action_mode)
     return rollout(policy, seeds, env_kwargs=settings.env_kwargs, n_steps=settings.n_steps, name=spec.name,
@@ -428,6 +418,7 @@ def write_outputs(report: Report, output: Path) -> list[Path]:
     c = report.comparison
     document = {
         "model": str(report.run.model_path), "algo": report.run.algo, "env": report.run.env_id,
+        "training_seed": report.run.seed, "trained_integrator": report.run.integrator,
         "env_kwargs": {k: v for k, v in report.settings.env_kwargs.items()},
         "n_steps": report.settings.n_steps, "n_initial_conditions": len(report.seeds),
         "seeds": {"first": report.seeds[0], "last": report.seeds[-1], "split": "TEST_SEEDS"},
@@ -444,7 +435,9 @@ def print_table(report: Report, console=None) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    console = console or Console(width=None if Console().is_terminal else 200)
+    console = console or Console()
+    if not console.is_terminal:
+        console.width = 200  # a log file or pipe: never squeeze the columns
     cfg = EnvConfig(**report.settings.env_kwargs)
     table = Table(title=f"{len(report.seeds)} test initial conditions x {report.settings.n_steps} intervals, "
                         f"{cfg.integrator}; medians per episode except total force evals and wall time",
