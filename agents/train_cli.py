@@ -26,8 +26,15 @@ def parse_key_values(items: list[str], flag: str) -> dict[str, Any]:
     return result
 
 
+class OneLineErrorParser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose errors are one line on stderr (exit code 2), without the usage block."""
+
+    def error(self, message: str) -> None:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         prog="train.py", description="Train an agent that chooses the integrator's time-step parameter."
     )
     parser.add_argument("--algo", default="dqn", choices=sorted(ALGOS), help="RL algorithm (default: dqn)")
@@ -66,7 +73,7 @@ def main(argv: list[str] | None = None) -> None:
         )
         run = prepare(args)
     except (ValueError, FileNotFoundError) as error:
-        parser.exit(2, f"{parser.prog}: error: {error}\n")
+        parser.error(str(error))
     train(run)
 
 

@@ -13,6 +13,7 @@ batched environment, validates it on held-out initial conditions and writes the 
 from __future__ import annotations
 
 import inspect
+import json
 import re
 import time
 from dataclasses import asdict, dataclass, field
@@ -174,6 +175,11 @@ def build_model(run: PreparedRun, env, run_dir: Path) -> BaseAlgorithm:
         raise ValueError(f"cannot continue from {args.trained_agent}: {error}") from None
 
 
+def plain(value: Any) -> Any:
+    """``value`` with tuples as lists, so that ``yaml.safe_dump`` writes it and ``safe_load`` reads it back."""
+    return json.loads(json.dumps(value))
+
+
 def train(run: PreparedRun) -> Path:
     """Train as prepared, write the run folder and return its path. Ctrl-C still saves the model."""
     args = run.args
@@ -181,8 +187,8 @@ def train(run: PreparedRun) -> Path:
     run_dir = next_run_dir(args.log_folder, args.algo, args.env)
     run_dir.mkdir(parents=True)
     saved_args = {**asdict(args), "n_timesteps": run.n_timesteps, "n_envs": run.n_envs, "env_kwargs": run.env_kwargs}
-    (run_dir / "args.yml").write_text(yaml.safe_dump(saved_args, sort_keys=False))
-    (run_dir / "config.yml").write_text(yaml.safe_dump(run.hyperparams, sort_keys=False))
+    (run_dir / "args.yml").write_text(yaml.safe_dump(plain(saved_args), sort_keys=False))
+    (run_dir / "config.yml").write_text(yaml.safe_dump(plain(run.hyperparams), sort_keys=False))
 
     env = make_sb3_vec_env(run.n_envs, max_episode_steps=threebody_env.TRAINING_EPISODE_STEPS, **run.env_kwargs)
     model = build_model(run, env, run_dir)

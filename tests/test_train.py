@@ -1,0 +1,122 @@
+"""Fast tests of training: every algorithm trains, saves and loads; run folder contract; seeds; bad arguments."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from agents.algorithms import ALGOS
+from agents.train_cli import main
+
+#: A few hundred steps; large time-step parameters only, so that untrained policies integrate cheaply.
+TINY = ["-n", "256", "--n-envs", "4", "--eval-freq", "128", "--eval-episodes", "2", "--no-progress",
+        "--env-kwargs", "param_range:(0.01,0.1)"]
+#: Small networks and early learning so a few hundred steps exercise the update code.
+TINY_PARAMS = {
+    "dqn": ["learning_starts:64", "batch_size:32", "gradient_steps:1", "policy_kwargs:dict(net_arch=[16])"],
+    "ppo": ["n_steps:32", "batch_size:64", "n_epochs:2", "policy_kwargs:dict(net_arch=[16])"],
+    "a2c": ["n_steps:8", "policy_kwargs:dict(net_arch=[16])"],
+    "sac": ["learning_starts:64", "batch_size:32", "gradient_steps:1", "policy_kwargs:dict(net_arch=[16])"],
+    "td3": ["learning_starts:64", "batch_size:32", "gradient_steps:1", "policy_kwargs:dict(net_arch=[16])"],
+}
+CONTRACT = ("model.zip", "best_model.zip", "args.yml", "config.yml", "evaluations.npz", "learning_curve.png", "tb")
+
+
+def train(tmp_path: Path, algo: str = "dqn", env: str = "ThreeBody-v0", *extra: str) -> Path:
+    """Run ``train.py`` tiny and return the run folder it created."""
+    main(["--algo", algo, "--env", env, "-f", str(tmp_path), *TINY, "-params", *TINY_PARAMS[algo], *extra])
+    runs = sorted((tmp_path / algo).glob(f"{env}_*"), key=lambda p: int(p.name.rsplit("_", 1)[1]))
+    return runs[-1]
+
+
+@pytest.mark.parametrize(
+    ("algo", "env"),
+    [("dqn", "ThreeBody-v0"), ("ppo", "ThreeBody-v0"), ("a2c", "ThreeBody-v0"),
+     ("sac", "ThreeBodyContinuous-v0"), ("td3", "ThreeBodyContinuous-v0"), ("ppo", "ThreeBodyContinuous-v0")],
+)
+def test_each_algorithm_trains_saves_and_loads(tmp_path, algo, env):
+    run = train(tmp_path, algo, env)
+    model = ALGOS[algo].load(run / "model.zip", device="cpu")
+    obs = np.zeros((3, *model.observation_space.shape), dtype=np.float32)
+    actions, _ = model.predict(obs, deterministic=True)
+    assert len(actions) == 3
+
+
+def test_run_folder_has_the_promised_files(tmp_path, capsys):
+    run = train(tmp_path)
+    assert run == tmp_path / "dqn" / "ThreeBody-v0_1"
+    for name in CONTRACT:
+        assert (run / name).exists(), name
+    assert any((run / "tb").rglob("events.out.tfevents.*"))
+    args = yaml.safe_load((run / "args.yml").read_text())
+    for key in ("algo", "env", "env_kwargs", "seed", "n_timesteps", "n_envs", "optimizer", "device"):
+        assert key in args, key
+    assert args["env_kwargs"] == {"action_mode": "discrete", "param_range": [0.01, 0.1]} and args["n_timesteps"] == 256
+    config = yaml.safe_load((run / "config.yml").read_text())
+    assert config["learning_starts"] == 64 and config["n_envs"] == 4
+    history = np.load(run / "evaluations.npz")
+    assert set(history.files) == {"timesteps", "median_energy_error", "force_evals", "mean_return"}
+    assert list(history["timesteps"]) == [128, 256]
+    assert f"python evaluate.py {run}" in capsys.readouterr().out
+    assert train(tmp_path).name == "ThreeBody-v0_2"
+
+
+def test_continue_training_from_a_saved_model(tmp_path):
+    first = train(tmp_path)
+    second = train(tmp_path, "dqn", "ThreeBody-v0", "-i", str(first / "model.zip"))
+    assert ALGOS["dqn"].load(second / "model.zip").num_timesteps == 256
+
+
+def parameters(run: Path) -> dict[str, torch.Tensor]:
+    return ALGOS["dqn"].load(run / "model.zip", device="cpu").policy.state_dict()
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "adamp"])
+def test_same_seed_gives_identical_parameters(tmp_path, optimizer):
+    a = parameters(train(tmp_path, "dqn", "ThreeBody-v0", "--optimizer", optimizer, "--seed", "3"))
+    b = parameters(train(tmp_path, "dqn", "ThreeBody-v0", "--optimizer", optimizer, "--seed", "3"))
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_another_seed_gives_other_parameters(tmp_path):
+    a = parameters(train(tmp_path, "dqn", "ThreeBody-v0", "--seed", "3"))
+    c = parameters(train(tmp_path, "dqn", "ThreeBody-v0", "--seed", "4"))
+    assert not all(torch.equal(a[k], c[k]) for k in a)
+
+
+def test_adamp_builds_a_layernorm_network(tmp_path):
+    model = ALGOS["dqn"].load(train(tmp_path, "dqn", "ThreeBody-v0", "--optimizer", "adamp") / "model.zip")
+    assert type(model.policy.optimizer).__name__ == "AdamP"
+    linears = [m for m in model.policy.q_net.modules() if isinstance(m, torch.nn.Linear)]
+    assert any(isinstance(m, torch.nn.LayerNorm) for m in model.policy.q_net.modules())
+    assert all(m.bias is None for m in linears[:-1])
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--algo", "trpo"], "invalid choice"),
+        (["--env", "CartPole-v1"], "unknown environment"),
+        (["--algo", "sac"], "sac cannot drive a discrete action space"),
+        (["--algo", "dqn", "--env", "ThreeBodyContinuous-v0"], "dqn cannot drive a continuous"),
+        (["-i", "missing.zip"], "no model to continue from"),
+        (["--env-kwargs", "integrator:nonsense"], "integrator='nonsense' is unknown"),
+        (["--env-kwargs", "no_such_setting:1"], "bad --env-kwargs"),
+        (["--env-kwargs", "novalue"], "key:value"),
+        (["-params", "no_such_param:1"], "unknown hyperparameter"),
+        (["-params", "learning_rate:fast"], "learning_rate"),
+        (["--seed", "-5"], "training seed range"),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_line(tmp_path, capsys, argv, message):
+    with pytest.raises(SystemExit) as exit_info:
+        main([*argv, "-f", str(tmp_path), "--no-progress"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not (tmp_path / "dqn").exists()
