@@ -94,7 +94,7 @@ def run_evaluation(args: argparse.Namespace) -> evaluation.Report:
     specs = evaluation.method_specs(run, env_kwargs, reference=reference)
     settings = evaluation.Settings(env_kwargs, args.n_steps)
     results = evaluation.evaluate(specs, seeds, settings, batch_size=args.batch_size, n_traces=args.n_traces,
-                                  progress=args.progress)
+                                  progress=args.progress, background_reference=True)
     report = evaluation.Report(run, settings, seeds, specs, results)
     evaluation.print_table(report)
     output = args.output or default_output(run, env_kwargs)

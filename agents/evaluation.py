@@ -215,17 +215,18 @@ def run_chunk(spec: MethodSpec, seeds: Sequence[int], settings: Settings, n_trac
                    n_traces=n_traces, batch_size=max(len(seeds), 1))
 
 
-#: With at least this many initial conditions, the reference (single-threaded REBOUND) runs in a
-#: separate process while the Numba baselines run, instead of after them.
+#: With ``background_reference`` and at least this many initial conditions, the reference
+#: (single-threaded REBOUND) runs in a separate process while the Numba baselines run.
 BACKGROUND_MIN_SEEDS = 32
 
 
 def evaluate(specs: Sequence[MethodSpec], seeds: Sequence[int], settings: Settings, *, batch_size: int = 1024,
-             n_traces: int = 3, progress: bool = True) -> dict[str, RolloutResult]:
+             n_traces: int = 3, progress: bool = True, background_reference: bool = False) -> dict[str, RolloutResult]:
     """Run every method on the same ``seeds`` in chunks of ``batch_size``; results keyed by name.
 
     A progress bar (stderr) counts methods x chunks. The first ``n_traces`` episodes are traced.
-    How chunks are scheduled never changes the results (apart from wall time).
+    ``background_reference`` spawns a worker process for REBOUND (the caller's main module must be
+    import-safe, ``if __name__ == "__main__"``). Scheduling never changes results, only wall time.
     """
     from concurrent.futures import ProcessPoolExecutor
     from contextlib import nullcontext
@@ -235,7 +236,8 @@ def evaluate(specs: Sequence[MethodSpec], seeds: Sequence[int], settings: Settin
 
     chunks = [list(seeds[i : i + batch_size]) for i in range(0, len(seeds), batch_size)]
     traced = [max(0, min(n_traces - k * batch_size, len(chunk))) for k, chunk in enumerate(chunks)]
-    background = [s for s in specs if s.kind == "reference" and len(seeds) >= BACKGROUND_MIN_SEEDS]
+    background = [s for s in specs if s.kind == "reference" and background_reference
+                  and len(seeds) >= BACKGROUND_MIN_SEEDS]
     pool = ProcessPoolExecutor(1, mp_context=get_context("spawn")) if background else nullcontext()
     parts: dict[str, list[RolloutResult]] = {}
     with tqdm(total=len(specs) * len(chunks), desc="evaluating", unit="chunk", disable=not progress) as bar, pool:
