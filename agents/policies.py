@@ -40,18 +40,15 @@ def adamp_policy_kwargs(policy_kwargs: dict[str, Any], algo: str) -> dict[str, A
     The hidden layers of ``net_arch`` move into :class:`LayerNormMlp`; the heads read its output
     directly. SAC and TD3 critics take the action besides the features, so they keep their own
     (plain) hidden layers, on which AdamP acts as Adam. ``eps=1e-5`` is passed explicitly, as
-    AdamP's default (1e-8) differs from what SB3's Adam uses.
+    AdamP's own default is 1e-8 (SB3 gives its on-policy Adam 1e-5).
     """
     kwargs = dict(policy_kwargs)
     net_arch = kwargs.pop("net_arch", [64, 64])
-    if isinstance(net_arch, dict):
-        hidden = net_arch.get("pi", [64, 64])
-    else:
-        hidden = net_arch
+    hidden = list(net_arch.get("pi", [64, 64]) if isinstance(net_arch, dict) else net_arch)
+    critic = list(net_arch.get("qf", hidden) if isinstance(net_arch, dict) else hidden)
     kwargs["features_extractor_class"] = LayerNormMlp
     kwargs["features_extractor_kwargs"] = {"net_arch": tuple(hidden)}
-    kwargs["net_arch"] = {"pi": [], "qf": list(net_arch.get("qf", hidden) if isinstance(net_arch, dict) else hidden)} \
-        if algo in ("sac", "td3") else []
+    kwargs["net_arch"] = {"pi": [], "qf": critic} if algo in ("sac", "td3") else []
     kwargs["optimizer_class"] = AdamP
     kwargs["optimizer_kwargs"] = {"eps": 1e-5, **kwargs.get("optimizer_kwargs", {})}
     return kwargs

@@ -108,7 +108,12 @@ def algo_kwargs(params: dict[str, Any], algo: str, optimizer: str) -> dict[str, 
     kwargs = {k: v for k, v in params.items() if k not in RUN_KEYS}
     policy_kwargs = kwargs.get("policy_kwargs", {})
     if isinstance(policy_kwargs, str):
-        policy_kwargs = eval(policy_kwargs, {"dict": dict, "nn": torch.nn})  # the zoo's convention
+        try:
+            policy_kwargs = eval(policy_kwargs, {"dict": dict, "nn": torch.nn})  # the zoo's convention
+        except Exception as error:
+            raise ValueError(f"policy_kwargs={policy_kwargs!r} does not evaluate: {error}") from None
+    if not isinstance(policy_kwargs, dict):
+        raise ValueError(f"policy_kwargs must be a dict; got {policy_kwargs!r}")
     if optimizer == "adamp":
         policy_kwargs = adamp_policy_kwargs(policy_kwargs, algo)
     kwargs["policy_kwargs"] = policy_kwargs
@@ -143,21 +148,34 @@ class PreparedRun:
 
 def prepare(args: TrainArgs) -> PreparedRun:
     """Validate ``args`` and resolve hyperparameters; ``ValueError`` / ``FileNotFoundError`` with a clear message."""
-    check_algo(args.algo, env_action_mode(args.env, args.env_kwargs))
+    cls = check_algo(args.algo, env_action_mode(args.env, args.env_kwargs))
     env_kwargs = resolve_env_kwargs(args.env, args.env_kwargs)
-    if args.optimizer not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {args.optimizer!r}; choose from {list(OPTIMIZERS)}")
     params = load_hyperparams(args.algo, args.env, args.hyperparams)
-    n_envs = int(args.n_envs or params.get("n_envs", 1))
-    n_timesteps = int(args.n_timesteps or params["n_timesteps"])
+    n_envs = int(params.get("n_envs", 1) if args.n_envs is None else args.n_envs)
+    n_timesteps = int(params["n_timesteps"] if args.n_timesteps is None else args.n_timesteps)
     params = {**params, "n_envs": n_envs, "n_timesteps": n_timesteps}
     check_training_seed(args.seed, n_envs)
     if n_envs < 1 or n_timesteps < 1 or args.eval_freq < 0 or args.eval_episodes < 0:
         raise ValueError("--n-envs and -n must be >= 1, --eval-freq and --eval-episodes >= 0")
-    if args.trained_agent is not None and not Path(args.trained_agent).is_file():
-        raise FileNotFoundError(f"no model to continue from at {args.trained_agent!r}")
     algo_kwargs(params, args.algo, args.optimizer)  # fails early on a bad policy_kwargs or schedule
+    if args.trained_agent is not None:
+        check_trained_agent(cls, args.trained_agent, env_kwargs)
     return PreparedRun(args, params, env_kwargs, n_timesteps, n_envs)
+
+
+def check_trained_agent(cls: type[BaseAlgorithm], path: str, env_kwargs: dict[str, Any]) -> None:
+    """Raise ``FileNotFoundError`` / ``ValueError`` unless ``path`` is a ``cls`` model for this environment."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"no model to continue from at {path!r}")
+    try:
+        model = cls.load(path, device="cpu")
+    except Exception as error:  # a zip of another algorithm or no model at all fails in many ways
+        raise ValueError(f"cannot load {path} as a {cls.__name__} model: {error}") from None
+    env = threebody_env.ThreeBodyVectorEnv(num_envs=1, **env_kwargs)
+    if (model.observation_space, model.action_space) != (env.single_observation_space, env.single_action_space):
+        raise ValueError(f"{path} was trained with observation space {model.observation_space} and action space "
+                         f"{model.action_space}; this environment has {env.single_observation_space} and "
+                         f"{env.single_action_space}")
 
 
 def build_model(run: PreparedRun, env, run_dir: Path) -> BaseAlgorithm:
@@ -169,10 +187,7 @@ def build_model(run: PreparedRun, env, run_dir: Path) -> BaseAlgorithm:
     if args.trained_agent is None:
         return cls(run.hyperparams["policy"], env, **kwargs, **common)
     kwargs.pop("policy_kwargs")  # the architecture is the saved one
-    try:
-        return cls.load(args.trained_agent, env=env, **kwargs, **common)
-    except (ValueError, KeyError) as error:
-        raise ValueError(f"cannot continue from {args.trained_agent}: {error}") from None
+    return cls.load(args.trained_agent, env=env, **kwargs, **common)
 
 
 def plain(value: Any) -> Any:

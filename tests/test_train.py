@@ -111,6 +111,8 @@ def test_adamp_builds_a_layernorm_network(tmp_path):
         (["-params", "no_such_param:1"], "unknown hyperparameter"),
         (["-params", "learning_rate:fast"], "learning_rate"),
         (["--seed", "-5"], "training seed range"),
+        (["-params", "policy_kwargs:dict(net_arch=[64"], "does not evaluate"),
+        (["-i", __file__], "cannot load"),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(tmp_path, capsys, argv, message):
