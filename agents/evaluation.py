@@ -339,7 +339,8 @@ class Comparison:
     def describe(self) -> str:
         """Two lines for the terminal."""
         if self.dominated_by:
-            first = f"DOMINATED: {', '.join(self.dominated_by)} has both lower median error and lower total cost."
+            first = (f"DOMINATED by {', '.join(self.dominated_by)}: each has both lower median error and lower "
+                     f"total cost.")
         else:
             first = "Not dominated: no fixed action has both lower median error and lower total cost."
         ratio = self.closest_error / self.policy_error if self.policy_error > 0 else math.inf

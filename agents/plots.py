@@ -24,6 +24,7 @@ from threebody_env.render import EpisodeHistory, plot_episode
 
 _MARKERS = {"policy": "*", "fixed": "o", "default": "D", "reference": "s"}
 _FIXED_COST_FLOOR = 1e-9  # seconds: wall time shown for episodes too quick to time
+_ERROR_CEILING = 1.0  # errors of failed episodes (past the limit, possibly inf) are drawn here
 
 
 def _figure(width: float, height: float) -> Figure:
@@ -55,11 +56,12 @@ def _error_cost_panel(fig: Figure, cell, report: Report, styles: dict[str, dict]
     ax = fig.add_subplot(grid[1, 0])
     top = fig.add_subplot(grid[0, 0], sharex=ax)
     right = fig.add_subplot(grid[1, 1], sharey=ax)
-    errors = {s.name: np.maximum(np.abs(report.results[s.name].final_energy_error), ERROR_FLOOR) for s in report.specs}
+    errors = {s.name: np.clip(np.nan_to_num(np.abs(report.results[s.name].final_energy_error), nan=np.inf),
+                              ERROR_FLOOR, _ERROR_CEILING) for s in report.specs}
     costs = {s.name: np.maximum(cost_of(report.results[s.name]), _FIXED_COST_FLOOR) for s in report.specs}
     cost_bins, error_bins = _log_bins(list(costs.values())), _log_bins(list(errors.values()))
     for spec in report.specs:
-        style, x, y = styles[spec.name], costs[spec.name], np.where(np.isfinite(errors[spec.name]), errors[spec.name], 1.0)
+        style, x, y = styles[spec.name], costs[spec.name], errors[spec.name]
         policy = spec.kind == "policy"
         ax.scatter(x, y, s=14 if policy else 8, color=style["color"], marker="o", alpha=0.55 if policy else 0.3,
                    linewidths=0, zorder=3 if policy else 2)
@@ -72,7 +74,7 @@ def _error_cost_panel(fig: Figure, cell, report: Report, styles: dict[str, dict]
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel(cost_label)
-    ax.set_ylabel("final |dE/E0| per episode")
+    ax.set_ylabel(f"final |dE/E0| per episode (failures drawn at {_ERROR_CEILING:g})")
     ax.grid(True, which="major", alpha=0.3)
     top.set_ylabel("episodes")
     right.set_xlabel("episodes")
