@@ -39,7 +39,7 @@ def _int(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="evaluate.py",
+        prog="evaluate.py", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         description="Evaluate a trained time-step policy against every fixed parameter (and REBOUND IAS15) "
                     "on the same unseen initial conditions: energy error vs cost, tables, CSV/JSON and plots.",
     )
