@@ -57,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-reference", action="store_true", help="skip the REBOUND IAS15 reference")
     parser.add_argument("--no-plots", action="store_true", help="write tables only")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="progress bar")
+    parser.add_argument("--scheduler", help='run the chunks on Dask: "local" starts a LocalCluster, a tcp:// address '
+                                            "uses that scheduler (needs the dask extra); default: this process")
     return parser
 
 
@@ -93,8 +95,19 @@ def run_evaluation(args: argparse.Namespace) -> evaluation.Report:
     reference = not args.no_reference and rebound_baseline.available()
     specs = evaluation.method_specs(run, env_kwargs, reference=reference)
     settings = evaluation.Settings(env_kwargs, args.n_steps)
-    results = evaluation.evaluate(specs, seeds, settings, batch_size=args.batch_size, n_traces=args.n_traces,
-                                  progress=args.progress, background_reference=True)
+    client = None
+    if args.scheduler:
+        from agents.distributed import connect
+
+        client = connect(args.scheduler)
+    try:
+        results = evaluation.evaluate(specs, seeds, settings, batch_size=args.batch_size, n_traces=args.n_traces,
+                                      progress=args.progress, background_reference=True, client=client)
+    except RuntimeError as exc:  # a task failed on the cluster: say which
+        raise evaluation.EvaluationError(str(exc)) from None
+    finally:
+        if client is not None:
+            client.close()
     report = evaluation.Report(run, settings, seeds, specs, results)
     evaluation.print_table(report)
     output = args.output or default_output(run, env_kwargs)

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import csv
 import functools
+import io
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -73,8 +74,9 @@ class Settings:
 class MethodSpec:
     """A method to evaluate, as plain data (picklable, cheap to ship to a worker).
 
-    ``kind`` is one of :data:`KINDS`. A policy names its model file and algorithm; a fixed or
-    default baseline its ``action`` (index, or continuous value in [-1, 1]) and ``action_mode``.
+    ``kind`` is one of :data:`KINDS`. A policy names its model file and algorithm (and may carry
+    the file's bytes, ``model_data``, for workers that cannot read it); a fixed or default
+    baseline its ``action`` (index, or continuous value in [-1, 1]) and ``action_mode``.
     """
 
     name: str
@@ -83,6 +85,13 @@ class MethodSpec:
     algo: str | None = None
     action: float | None = None
     action_mode: str | None = None
+    model_data: bytes | None = field(default=None, repr=False)
+
+    def with_model_data(self) -> MethodSpec:
+        """This spec with its model file's bytes inside (a policy), or itself (a baseline)."""
+        if self.kind != "policy" or self.model_data is not None:
+            return self
+        return replace(self, model_data=Path(self.model_path).read_bytes())
 
 
 # ---------------------------------------------------------------- loading a run and its methods
@@ -171,14 +180,25 @@ def _load_model(algo: str, model_path: str):
         raise EvaluationError(f"cannot load {model_path} as a {algo} model: {exc}") from None
 
 
+@functools.lru_cache(maxsize=4)
+def _load_model_data(algo: str, data: bytes):
+    """The SB3 model from the bytes of its .zip, loaded once per process (bytes hash by content)."""
+    return ALGOS[algo].load(io.BytesIO(data), device="cpu")
+
+
 def method_specs(run: Run, env_kwargs: Mapping[str, Any], *, reference: bool) -> list[MethodSpec]:
-    """The policy, every fixed action of a discrete set of the same size, the method's default,
-    and (``reference=True``) REBOUND IAS15, in that order."""
+    """The policy followed by :func:`baseline_specs`."""
+    policy = MethodSpec(f"policy ({run.algo})", "policy", model_path=str(run.model_path), algo=run.algo)
+    return [policy, *baseline_specs(env_kwargs, reference=reference)]
+
+
+def baseline_specs(env_kwargs: Mapping[str, Any], *, reference: bool) -> list[MethodSpec]:
+    """Every fixed action of a discrete set (of the configured size), the method's default, and
+    (``reference=True``) REBOUND IAS15, in that order."""
     config = EnvConfig(**{**env_kwargs, "action_mode": "discrete"})
     actions = ActionMap(config)
     param = config.method.param
-    specs = [MethodSpec(f"policy ({run.algo})", "policy", model_path=str(run.model_path), algo=run.algo)]
-    specs += [_spec(p, "fixed") for p in fixed_action_baselines(actions, param)]
+    specs = [_spec(p, "fixed") for p in fixed_action_baselines(actions, param)]
     try:
         specs.append(_spec(parameter_baseline(actions, param, config.method.default), "default"))
     except ValueError:
@@ -207,7 +227,9 @@ def run_chunk(spec: MethodSpec, seeds: Sequence[int], settings: Settings, n_trac
 
         return rollout_ias15(seeds, env_kwargs=settings.env_kwargs, n_steps=settings.n_steps,
                              name=spec.name, n_traces=n_traces)
-    if spec.kind == "policy":
+    if spec.kind == "policy" and spec.model_data is not None:
+        policy = _load_model_data(spec.algo, spec.model_data)
+    elif spec.kind == "policy":
         policy = _load_model(spec.algo, spec.model_path)  # rollout asks SB3's predict for deterministic actions
     else:
         policy = FixedActionPolicy(spec.action, spec.name, spec.action_mode)
@@ -221,12 +243,14 @@ BACKGROUND_MIN_SEEDS = 32
 
 
 def evaluate(specs: Sequence[MethodSpec], seeds: Sequence[int], settings: Settings, *, batch_size: int = 1024,
-             n_traces: int = 3, progress: bool = True, background_reference: bool = False) -> dict[str, RolloutResult]:
+             n_traces: int = 3, progress: bool = True, background_reference: bool = False,
+             client=None) -> dict[str, RolloutResult]:
     """Run every method on the same ``seeds`` in chunks of ``batch_size``; results keyed by name.
 
     A progress bar (stderr) counts methods x chunks. The first ``n_traces`` episodes are traced.
     ``background_reference`` spawns a worker process for REBOUND (the caller's main module must be
-    import-safe, ``if __name__ == "__main__"``). Scheduling never changes results, only wall time.
+    import-safe, ``if __name__ == "__main__"``). With a Dask ``client`` every (method, chunk) is a
+    task on its workers (:mod:`agents.distributed`). Scheduling never changes results, only wall time.
     """
     from concurrent.futures import ProcessPoolExecutor
     from contextlib import nullcontext
@@ -236,6 +260,14 @@ def evaluate(specs: Sequence[MethodSpec], seeds: Sequence[int], settings: Settin
 
     chunks = [list(seeds[i : i + batch_size]) for i in range(0, len(seeds), batch_size)]
     traced = [max(0, min(n_traces - k * batch_size, len(chunk))) for k, chunk in enumerate(chunks)]
+    if client is not None:
+        from agents.distributed import run_chunks_on_dask
+
+        tasks = [(spec.with_model_data(), chunk, settings, n) for spec in specs for chunk, n in zip(chunks, traced)]
+        with tqdm(total=len(tasks), desc="evaluating on Dask", unit="chunk", disable=not progress) as bar:
+            done = run_chunks_on_dask(client, tasks, on_done=bar.update)
+        per_spec = len(chunks)
+        return {s.name: RolloutResult.concatenate(done[k * per_spec : (k + 1) * per_spec]) for k, s in enumerate(specs)}
     background = [s for s in specs if s.kind == "reference" and background_reference
                   and len(seeds) >= BACKGROUND_MIN_SEEDS]
     pool = ProcessPoolExecutor(1, mp_context=get_context("spawn")) if background else nullcontext()
