@@ -1,0 +1,238 @@
+"""Sweeps: train and evaluate one agent per point of a grid of settings, locally or on Dask.
+
+A sweep file (YAML) names the output folder, the ``train.py`` settings every point shares, the
+grid (every combination is a point; a dotted key such as ``env_kwargs.cost_weight`` reaches into
+a mapping) and the evaluation::
+
+    output: sweeps/cost_weight
+    train: {algo: dqn, n_timesteps: 30000, eval_freq: 0}
+    grid:
+      seed: [0, 1]
+      env_kwargs.cost_weight: [0.001, 0.002, 0.004]
+    evaluate: {n_ics: 100, n_steps: 300}
+
+Each point trains into ``<output>/points/<name>/`` and evaluates its final model on the first
+``n_ics`` test initial conditions; its summary goes to ``result.json`` there. A point that
+already has one is skipped on a rerun; a point that raised is reported (``error.txt``) and
+retried on the next run. All points land in ``<output>/results.csv`` and ``<output>/sweep.png``
+(median final |dE/E0| against total force evaluations, with the fixed actions for reference).
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+import re
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from agents.seeds import TEST_SEEDS, seeds_from
+
+#: Columns of ``results.csv``, after the grid's own keys.
+RESULT_COLUMNS = ("status", "final_error_median", "final_error_p90", "force_evals_total", "failure_rate",
+                  "episode_return_mean", "run_dir", "error")
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """A validated sweep file."""
+
+    output: Path
+    train: dict[str, Any]
+    grid: dict[str, list[Any]]
+    n_ics: int = 100
+    n_steps: int = 300
+
+    @classmethod
+    def load(cls, path: str | Path) -> SweepSpec:
+        """Read and check a sweep file; ``ValueError`` with a one-line reason if it is unusable."""
+        from agents.training import TrainArgs
+
+        path = Path(path)
+        if not path.is_file():
+            raise ValueError(f"no sweep file at {path}")
+        try:
+            doc = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as exc:
+            raise ValueError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+        if not isinstance(doc, dict) or not isinstance(doc.get("grid"), dict) or not doc["grid"]:
+            raise ValueError(f"{path} needs a non-empty 'grid' mapping of setting -> list of values")
+        unknown = set(doc) - {"output", "train", "grid", "evaluate"}
+        if unknown:
+            raise ValueError(f"{path}: unknown sections {sorted(unknown)}; expected output, train, grid, evaluate")
+        allowed = {f.name for f in fields(TrainArgs)} - {"log_folder", "progress", "trained_agent"}
+        train = dict(doc.get("train") or {})
+        grid = {str(k): v for k, v in doc["grid"].items()}
+        for key in list(train) + [k.split(".")[0] for k in grid]:
+            if key not in allowed:
+                raise ValueError(f"{path}: {key!r} is not a train.py setting; choose from {sorted(allowed)}")
+        for key, values in grid.items():
+            if not isinstance(values, list) or not values:
+                raise ValueError(f"{path}: grid entry {key!r} must be a non-empty list, got {values!r}")
+        evaluate = dict(doc.get("evaluate") or {})
+        n_ics, n_steps = int(evaluate.pop("n_ics", 100)), int(evaluate.pop("n_steps", 300))
+        if evaluate or n_ics < 1 or n_steps < 1:
+            raise ValueError(f"{path}: 'evaluate' takes n_ics >= 1 and n_steps >= 1 only")
+        output = Path(doc.get("output") or Path("sweeps") / path.stem)
+        return cls(output, train, grid, n_ics, n_steps)
+
+    def points(self) -> list[dict[str, Any]]:
+        """Every combination of the grid, as {dotted key: value}, in file order."""
+        keys = list(self.grid)
+        return [dict(zip(keys, values)) for values in itertools.product(*(self.grid[k] for k in keys))]
+
+
+def point_name(point: Mapping[str, Any]) -> str:
+    """A folder name for a point, e.g. ``seed=0,cost_weight=0.001``."""
+    text = ",".join(f"{key.split('.')[-1]}={value}" for key, value in point.items())
+    return re.sub(r"[^A-Za-z0-9_.,=+-]", "_", text)
+
+
+def train_settings(spec: SweepSpec, point: Mapping[str, Any]) -> dict[str, Any]:
+    """The shared ``train`` settings with the point's values put in (dotted keys into mappings)."""
+    settings = copy.deepcopy(spec.train)
+    for key, value in point.items():
+        *parents, leaf = key.split(".")
+        target = settings
+        for parent in parents:
+            target = target.setdefault(parent, {})
+        target[leaf] = value
+    return settings
+
+
+def run_point(spec: SweepSpec, point: Mapping[str, Any]) -> dict[str, Any]:
+    """Train and evaluate one point (a Dask task, or a call in the local loop); returns its row.
+
+    An exception is caught and reported in the row (``status="failed"``, ``error``) and in
+    ``error.txt``, so one bad point never hides the others.
+    """
+    folder = spec.output / "points" / point_name(point)
+    folder.mkdir(parents=True, exist_ok=True)
+    row: dict[str, Any] = {**point, "status": "failed"}
+    try:
+        row.update(_train_and_evaluate(spec, point, folder))
+        row["status"] = "done"
+        (folder / "result.json").write_text(json.dumps(row, indent=2, default=str) + "\n")
+        (folder / "error.txt").unlink(missing_ok=True)
+    except Exception as exc:  # reported, not raised: the sweep goes on
+        row["error"] = f"{type(exc).__name__}: {exc}"
+        (folder / "error.txt").write_text(traceback.format_exc())
+    return row
+
+
+def _train_and_evaluate(spec: SweepSpec, point: Mapping[str, Any], folder: Path) -> dict[str, Any]:
+    from agents import evaluation
+    from agents.training import TrainArgs, prepare, train
+
+    run_dir = train(prepare(TrainArgs(**train_settings(spec, point), log_folder=str(folder), progress=False)))
+    run = evaluation.load_run(run_dir / "model.zip")
+    env_kwargs = evaluation.evaluation_env_kwargs(run, {}, None)
+    policy = evaluation.method_specs(run, env_kwargs, reference=False)[0]
+    seeds = seeds_from(TEST_SEEDS, spec.n_ics)
+    result = evaluation.evaluate([policy], seeds, evaluation.Settings(env_kwargs, spec.n_steps), n_traces=0,
+                                 progress=False)[policy.name]
+    summary = evaluation.summarize(policy, result)
+    return {
+        "final_error_median": summary["final_error_median"], "final_error_p90": summary["final_error_p90"],
+        "force_evals_total": summary["force_evals_total"], "failure_rate": summary["failure_rate"],
+        "episode_return_mean": float(result.episode_return.mean()), "run_dir": str(run_dir),
+    }
+
+
+def finished_row(spec: SweepSpec, point: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The saved row of a point that finished in an earlier run, else ``None``."""
+    saved = spec.output / "points" / point_name(point) / "result.json"
+    return json.loads(saved.read_text()) if saved.is_file() else None
+
+
+def run_sweep(spec: SweepSpec, client=None, progress: bool = True,
+              on_row: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
+    """Every point's row, in grid order: finished points read back, the others run.
+
+    With a Dask ``client`` each remaining point is one task (``pure=False``: training is not a
+    cacheable function of its arguments); without one they run here, one after the other.
+    """
+    from tqdm.auto import tqdm
+
+    points = spec.points()
+    rows: list[dict[str, Any] | None] = [finished_row(spec, p) for p in points]
+    todo = [i for i, row in enumerate(rows) if row is None]
+    with tqdm(total=len(points), initial=len(points) - len(todo), desc="sweep", unit="point",
+              disable=not progress) as bar:
+        if client is None:
+            for i in todo:
+                rows[i] = run_point(spec, points[i])
+                bar.update()
+                if on_row is not None:
+                    on_row(rows[i])
+        else:
+            from dask.distributed import as_completed
+
+            futures = {client.submit(run_point, spec, points[i], pure=False): i for i in todo}
+            for future in as_completed(futures):
+                i = futures[future]
+                try:
+                    rows[i] = future.result()
+                except Exception as exc:  # the worker itself died: still a reported failure
+                    rows[i] = {**points[i], "status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+                bar.update()
+                if on_row is not None:
+                    on_row(rows[i])
+    return rows
+
+
+def write_results(spec: SweepSpec, rows: Sequence[Mapping[str, Any]]) -> Path:
+    """``<output>/results.csv``: one row per point, grid keys first."""
+    from agents.evaluation import write_csv
+
+    path = spec.output / "results.csv"
+    spec.output.mkdir(parents=True, exist_ok=True)
+    write_csv(path, rows, [*spec.grid, *RESULT_COLUMNS])
+    return path
+
+
+def fixed_action_reference(spec: SweepSpec) -> list[dict[str, Any]]:
+    """Every fixed action of the sweep's environment on the same test initial conditions (for the plot)."""
+    from agents import evaluation
+    from agents.training import resolve_env_kwargs
+
+    env_kwargs = {**resolve_env_kwargs(spec.train.get("env", "ThreeBody-v0"), spec.train.get("env_kwargs", {})),
+                  "record_wall_time": True}
+    baselines = [s for s in evaluation.baseline_specs(env_kwargs, reference=False) if s.kind == "fixed"]
+    settings = evaluation.Settings(env_kwargs, spec.n_steps)
+    results = evaluation.evaluate(baselines, seeds_from(TEST_SEEDS, spec.n_ics), settings, n_traces=0, progress=False)
+    return [evaluation.summarize(s, results[s.name]) for s in baselines]
+
+
+def plot_sweep(spec: SweepSpec, rows: Sequence[Mapping[str, Any]], fixed: Sequence[Mapping[str, Any]]) -> Path:
+    """``<output>/sweep.png``: each finished point's median final |dE/E0| against its total force
+    evaluations, labelled by its settings, over the fixed actions' curve."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(8, 5.5), dpi=110)
+    ax = fig.add_subplot()
+    if fixed:
+        ax.plot([f["force_evals_total"] for f in fixed], [f["final_error_median"] for f in fixed], "o-",
+                color="grey", ms=4, lw=1, label="fixed actions")
+    done = [r for r in rows if r.get("status") == "done"]
+    for row in done:
+        ax.plot(row["force_evals_total"], row["final_error_median"], "*", ms=12)
+        ax.annotate(point_name({k: row[k] for k in spec.grid}), (row["force_evals_total"], row["final_error_median"]),
+                    fontsize=7, xytext=(4, 4), textcoords="offset points")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(f"total force evaluations ({spec.n_ics} test initial conditions x {spec.n_steps} intervals)")
+    ax.set_ylabel("median final |dE/E0|")
+    failed = len(rows) - len(done)
+    ax.set_title(f"sweep {spec.output.name}: {len(done)} points" + (f", {failed} failed" if failed else ""))
+    ax.legend(loc="best", fontsize=8)
+    fig.tight_layout()
+    path = spec.output / "sweep.png"
+    fig.savefig(path)
+    return path
