@@ -100,6 +100,8 @@ def plot_learning_curve(episodes: dict[str, np.ndarray], path: Path, window: int
             ax.legend(loc="best", fontsize=8)
         if log:
             ax.set_yscale("log")
+        elif len(y):
+            ax.set_ylim(np.nanpercentile(y, 1), np.nanmax(y) + 0.05 * np.ptp(y))  # early outliers hide the trend
         ax.set_ylabel(label)
     axes[-1].set_xlabel("timesteps")
     fig.tight_layout()

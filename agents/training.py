@@ -51,8 +51,8 @@ class TrainArgs:
     n_timesteps: int | None = None
     seed: int = 0
     n_envs: int | None = None
-    eval_freq: int = 25_000
-    eval_episodes: int = 100
+    eval_freq: int = 50_000
+    eval_episodes: int = 50
     log_folder: str = "logs"
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     hyperparams: dict[str, Any] = field(default_factory=dict)
