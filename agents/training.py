@@ -224,6 +224,7 @@ def train(run: PreparedRun) -> Path:
         plot_learning_curve(curve, run_dir / "learning_curve.png")
         env.close()
     print(f"Trained {args.algo} on {args.env} for {model.num_timesteps} steps in {time.perf_counter() - start:.0f} s.")
-    print(f"Model: {run_dir / 'model.zip'} (best on validation: {run_dir / 'best_model.zip'})")
+    best = run_dir / "best_model.zip"
+    print(f"Model: {run_dir / 'model.zip'}" + (f" (best on validation: {best})" if best.exists() else ""))
     print(f"Evaluate it with: python evaluate.py {run_dir}")
     return run_dir
