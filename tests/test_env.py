@@ -294,26 +294,32 @@ def reference_cost(initial_condition, config) -> int:
 
 
 @pytest.mark.parametrize("seed, max_energy_error, fixed_action", [(0, 0.1, None), (1, 0.1, None), (2, 1e-9, CHEAP)])
-def test_default_reward_telescopes(seed, max_energy_error, fixed_action):
-    """Return = -log10(clip(|e_final|, target, 10 max_error) / target) - w * sum(cost / c_ref)
-    - penalty * failed, with c_ref computed independently; checked on full and failing episodes."""
+def test_default_reward_charges_each_interval_its_error_and_work(seed, max_energy_error, fixed_action):
+    """R_i = -max(0, log10(|dE_i| / target)) - w * cost_i / c_ref - penalty * failed, with the
+    interval's energy change dE_i recomputed from integrators.energy and c_ref computed
+    independently; checked step by step on full and failing episodes."""
     initial_condition = threebody_env.paper_triple(np.random.default_rng(seed))
     env = make_env(max_energy_error=max_energy_error)
     cfg = env.config
     env.reset(options={"initial_condition": initial_condition})
+    c_ref = reference_cost(initial_condition, cfg)
+    energy0 = integrators.energy(*initial_condition)
+    previous = energy0
     actions = random_actions(env, seed, 100) if fixed_action is None else [fixed_action] * 100
-    total, work, terminated = 0.0, 0.0, False
+    terminated = False
     for action in actions:
         _, reward, terminated, _, info = env.step(action)
+        systems = env.unwrapped._systems
+        energy = integrators.energy(systems.pos[0], systems.vel[0], systems.mass[0])
+        step_error = np.clip(abs(energy - previous) / abs(energy0), cfg.target_error, 10 * cfg.max_energy_error)
+        expected = (-math.log10(step_error / cfg.target_error) - cfg.cost_weight * info["n_force_evals"] / c_ref
+                    - cfg.failure_penalty * terminated)
         assert math.isfinite(reward)
-        total += reward
-        work += info["n_force_evals"]
+        assert reward == pytest.approx(expected, rel=1e-6, abs=1e-6)
+        previous = energy
         if terminated:
             break
     assert terminated == (max_energy_error < 0.1)
-    final = np.clip(abs(info["energy_error"]), cfg.target_error, 10 * cfg.max_energy_error)
-    expected = -math.log10(final / cfg.target_error) - cfg.cost_weight * work / reference_cost(initial_condition, cfg)
-    assert total == pytest.approx(expected - cfg.failure_penalty * terminated, rel=1e-9, abs=1e-9)
 
 
 def test_paper_reward_is_zero_on_the_first_step():

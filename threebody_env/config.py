@@ -36,7 +36,7 @@ class EnvConfig:
     cost: str = "force_evals"
     max_energy_error: float = 0.1
     target_error: float = 1e-10
-    cost_weight: float = 0.002
+    cost_weight: float = 0.1
     failure_penalty: float = 20.0
     paper_weights: tuple[float, float] = (3000.0, 4.0)
     softening: float = 0.0

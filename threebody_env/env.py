@@ -40,10 +40,11 @@ class ThreeBodyEnv(gym.Env):
     paper (x, y / 10, vx, vy of three bodies, -log10 |dE/E0|), reading 16 at reset.
 
     ## Rewards
-    ``reward="default"``: accuracy gained minus work spent, ``-[L(e_i) - L(e_{i-1})] -
-    cost_weight * c_i / c_ref - failure_penalty * failed`` with ``L(e) = log10 max(|e|,
-    target_error)``; the return of an episode is ``-log10(final error / target_error) - cost_weight
-    * total cost / c_ref``. ``"paper"``: the paper's formula made finite and monotone. See
+    ``reward="default"``: each interval is charged its own energy error beyond ``target_error``
+    (1e-10), in decades, and its work: ``-max(0, log10(|dE_i| / target_error)) - cost_weight *
+    c_i / c_ref - failure_penalty * failed``, with ``dE_i`` the interval's change of (E - E0)/|E0|
+    and ``c_ref`` the cost of one interval at the middle of the parameter range, measured at
+    reset. ``"paper"``: the paper's formula made finite and monotone. See
     :mod:`threebody_env.rewards`.
 
     ## Starting State

@@ -14,23 +14,23 @@ def _log_error(error: np.ndarray, floor: float, ceiling: float) -> np.ndarray:
 
 
 def default_reward(systems: SystemBatch, failed: np.ndarray) -> np.ndarray:
-    """Reward of the last interval: accuracy gained minus work spent, (B,) float64.
+    """Reward of the last interval: energy error beyond the target, and work, charged; (B,) float64.
 
-    R_i = -[L(e_i) - L(e_{i-1})] - cost_weight * c_i / c_ref - failure_penalty * failed_i,
+    R_i = -max(0, log10(|dE_i| / target_error)) - cost_weight * c_i / c_ref - failure_penalty * failed_i,
 
-    with L(e) = log10 max(|e|, target_error), e_i the cumulative relative energy error after
-    interval i, c_i its cost (force evaluations by default) and c_ref the cost of one interval at
-    the method's reference parameter, measured at reset. The error terms telescope: an episode's
-    return is -log10(final error / target_error) - cost_weight * (total cost / c_ref) - penalty.
-    An error below the target is free, so the agent buys accuracy only where it is missing.
+    with dE_i the change of the relative energy error (E - E0) / |E0| over interval i (its own
+    contribution), c_i the interval's cost (force evaluations by default) and c_ref the cost of
+    one interval at the middle of the parameter range, measured at reset. An interval that keeps
+    energy to ``target_error`` pays only for its work; one that does not pays a decade-per-unit
+    penalty. Charging each interval for its own error, not for the cumulative one, makes the
+    consequence of an action visible in the same step, and prices accuracy where it is cheap (quiet
+    stretches) against accuracy where it is expensive (tight pairs, many steps per interval).
     """
     cfg = systems.config
-    ceiling = 10.0 * cfg.max_energy_error
-    gain = _log_error(systems.previous_energy_error, cfg.target_error, ceiling) - _log_error(
-        systems.energy_error, cfg.target_error, ceiling
-    )
+    error = _log_error(systems.step_energy_error, cfg.target_error, 10.0 * cfg.max_energy_error)
+    excess = error - np.log10(cfg.target_error)
     work = cfg.cost_weight * systems.cost / systems.reference_cost
-    return gain - work - cfg.failure_penalty * failed
+    return -excess - work - cfg.failure_penalty * failed
 
 
 def paper_reward(systems: SystemBatch, failed: np.ndarray) -> np.ndarray:
