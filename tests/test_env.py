@@ -57,7 +57,7 @@ def four_bodies(rng=None):
 
 @pytest.mark.parametrize("action_mode", ["discrete", "continuous"])
 @pytest.mark.parametrize("observation", ["default", "paper"])
-@pytest.mark.parametrize("reward", ["default", "paper"])
+@pytest.mark.parametrize("reward", ["interval", "accumulated", "paper"])
 def test_gymnasium_and_sb3_checkers_pass(action_mode, observation, reward):
     """Both checkers accept every combination of action mode, observation and reward."""
     kwargs = dict(action_mode=action_mode, observation=observation, reward=reward)
@@ -294,7 +294,7 @@ def reference_cost(initial_condition, config) -> int:
 
 
 @pytest.mark.parametrize("seed, max_energy_error, fixed_action", [(0, 0.1, None), (1, 0.1, None), (2, 1e-9, CHEAP)])
-def test_default_reward_charges_each_interval_its_error_and_work(seed, max_energy_error, fixed_action):
+def test_interval_reward_charges_each_interval_its_error_and_work(seed, max_energy_error, fixed_action):
     """R_i = -max(0, log10(|dE_i| / target)) - w * cost_i / c_ref - penalty * failed, with the
     interval's energy change dE_i recomputed from integrators.energy and c_ref computed
     independently; checked step by step on full and failing episodes."""
@@ -320,6 +320,35 @@ def test_default_reward_charges_each_interval_its_error_and_work(seed, max_energ
         if terminated:
             break
     assert terminated == (max_energy_error < 0.1)
+
+
+@pytest.mark.parametrize("seed, max_energy_error, fixed_action", [(0, 0.1, None), (1, 0.1, None), (2, 1e-9, CHEAP)])
+def test_accumulated_reward_telescopes(seed, max_energy_error, fixed_action):
+    """Return = -log10(clip(S, target, 10 max_error) / target) - w * sum(cost / c_ref) - penalty * failed,
+    with S the sum of the intervals' |dE| recomputed from integrators.energy, on full and failing episodes."""
+    initial_condition = threebody_env.paper_triple(np.random.default_rng(seed))
+    env = make_env(max_energy_error=max_energy_error, reward="accumulated")
+    cfg = env.config
+    env.reset(options={"initial_condition": initial_condition})
+    energy0 = integrators.energy(*initial_condition)
+    previous, accumulated, total, work, terminated = energy0, 0.0, 0.0, 0, False
+    actions = random_actions(env, seed, 100) if fixed_action is None else [fixed_action] * 100
+    for action in actions:
+        _, reward, terminated, _, info = env.step(action)
+        systems = env.unwrapped._systems
+        energy = integrators.energy(systems.pos[0], systems.vel[0], systems.mass[0])
+        accumulated += abs(energy - previous) / abs(energy0)
+        previous = energy
+        total += reward
+        work += info["n_force_evals"]
+        assert math.isfinite(reward) and reward <= 0.0
+        if terminated:
+            break
+    assert terminated == (max_energy_error < 0.1)
+    final = np.clip(accumulated, cfg.target_error, 10 * cfg.max_energy_error)
+    expected = (-math.log10(final / cfg.target_error) - cfg.cost_weight * work / reference_cost(initial_condition, cfg)
+                - cfg.failure_penalty * terminated)
+    assert total == pytest.approx(expected, rel=1e-6, abs=1e-6)
 
 
 def test_paper_reward_is_zero_on_the_first_step():

@@ -12,7 +12,7 @@ from threebody_env.initial_conditions import PAPER_INTERVAL, Sampler, resolve_sa
 
 ACTION_MODES = ("discrete", "continuous")
 OBSERVATIONS = ("default", "paper")
-REWARDS = ("default", "paper")
+REWARDS = ("interval", "accumulated", "paper")
 COSTS = ("force_evals", "wall_time")
 
 
@@ -32,7 +32,7 @@ class EnvConfig:
     interval: float = PAPER_INTERVAL
     initial_conditions: str | Sampler = "paper"
     observation: str = "default"
-    reward: str = "default"
+    reward: str = "interval"
     cost: str = "force_evals"
     max_energy_error: float = 0.1
     target_error: float = 1e-10

@@ -34,18 +34,20 @@ class ThreeBodyEnv(gym.Env):
     ## Observation Space
     ``observation="default"``: ``Box(-50, 50, (6N + 5,), float32)`` for N bodies: centre-of-mass
     positions and velocities scaled to order 1, log10 of the shortest pairwise time scale over the
-    interval, the cumulative and last-interval energy errors on a log scale, the last parameter and
+    interval, the accumulated and last-interval energy errors on a log scale, the last parameter and
     the log of the last interval's cost relative to the reference (see
     :func:`~threebody_env.observations.default_observation`). ``"paper"``: the 13 values of the
     paper (x, y / 10, vx, vy of three bodies, -log10 |dE/E0|), reading 16 at reset.
 
     ## Rewards
-    ``reward="default"``: each interval is charged its own energy error beyond ``target_error``
-    (1e-10), in decades, and its work: ``-max(0, log10(|dE_i| / target_error)) - cost_weight *
-    c_i / c_ref - failure_penalty * failed``, with ``dE_i`` the interval's change of (E - E0)/|E0|
-    and ``c_ref`` the cost of one interval at the middle of the parameter range, measured at
-    reset. ``"paper"``: the paper's formula made finite and monotone. See
-    :mod:`threebody_env.rewards`.
+    Both of ours charge energy error in decades beyond ``target_error`` and work as
+    ``cost_weight * c_i / c_ref`` (``c_ref``: one interval's cost at the middle of the parameter
+    range, measured at reset), and ``failure_penalty`` when the episode fails.
+    ``reward="interval"`` (default): each interval pays for its own error,
+    ``-max(0, log10(|dE_i| / target_error))``. ``"accumulated"``: each interval pays for the growth
+    of the accumulated error S = sum |dE_i|, so the return is ``-log10(S_final / target_error) -
+    cost_weight * total cost / c_ref``. ``"paper"``: the paper's formula made finite and monotone.
+    See :mod:`threebody_env.rewards`.
 
     ## Starting State
     ``initial_conditions`` ("paper", "pythagorean", "figure_eight" or a callable ``rng -> (pos,

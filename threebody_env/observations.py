@@ -35,7 +35,7 @@ def default_observation(systems: SystemBatch, actions: ActionMap) -> np.ndarray:
     ``[0, 3N)``           positions about the centre of mass / RMS radius at reset, through arcsinh
     ``[3N, 6N)``          velocities / sqrt(G M / RMS radius), through arcsinh
     ``6N``                log10(shortest pairwise time scale / interval): close encounters are < 0
-    ``6N + 1``            cumulative energy error, :func:`log_error_feature`
+    ``6N + 1``            accumulated energy error (sum of the intervals' |dE|), :func:`log_error_feature`
     ``6N + 2``            energy error of the last interval, :func:`log_error_feature`
     ``6N + 3``            last parameter, position in its log range scaled to [-1, 1]
     ``6N + 4``            log10(cost of the last interval / reference cost at reset)
@@ -47,7 +47,7 @@ def default_observation(systems: SystemBatch, actions: ActionMap) -> np.ndarray:
     s = systems
     return _default_features(
         s.pos, s.vel, s.mass, integrators.min_timescale_batch(s.pos, s.vel, s.mass), s.length_scale,
-        s.speed_scale, s.config.interval, s.energy_error,
+        s.speed_scale, s.config.interval, s.accumulated_error,
         s.step_energy_error, s.param, actions.log_low, actions.log_high, s.cost, s.reference_cost,
     )
 
@@ -61,7 +61,7 @@ def _bounded(value: float) -> float:
 
 
 @njit(cache=True, error_model="numpy")
-def _default_features(pos, vel, mass, timescale, length_scale, speed_scale, interval, energy_error, step_error,
+def _default_features(pos, vel, mass, timescale, length_scale, speed_scale, interval, accumulated_error, step_error,
                       param, log_low, log_high, cost, reference_cost):
     """The features of :func:`default_observation` in one compiled pass over the batch.
 
@@ -84,7 +84,7 @@ def _default_features(pos, vel, mass, timescale, length_scale, speed_scale, inte
                 out[b, 3 * i + k] = _bounded(np.arcsinh((pos[b, i, k] - com_pos[k] / total) / length_scale[b]))
                 out[b, 3 * n + 3 * i + k] = _bounded(np.arcsinh((vel[b, i, k] - com_vel[k] / total) / speed_scale[b]))
         out[b, 6 * n] = _bounded(np.log10(max(timescale[b], 1e-300) / interval))
-        out[b, 6 * n + 1] = _bounded(log_error_feature(energy_error[b]))
+        out[b, 6 * n + 1] = _bounded(log_error_feature(accumulated_error[b]))
         out[b, 6 * n + 2] = _bounded(log_error_feature(step_error[b]))
         out[b, 6 * n + 3] = _bounded(2.0 * (np.log10(param[b]) - log_low) / (log_high - log_low) - 1.0)
         out[b, 6 * n + 4] = _bounded(np.log10(max(cost[b], 1e-300) / reference_cost[b]))

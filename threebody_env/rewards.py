@@ -13,7 +13,7 @@ def _log_error(error: np.ndarray, floor: float, ceiling: float) -> np.ndarray:
     return np.log10(np.clip(magnitude, floor, ceiling))
 
 
-def default_reward(systems: SystemBatch, failed: np.ndarray) -> np.ndarray:
+def interval_reward(systems: SystemBatch, failed: np.ndarray) -> np.ndarray:
     """Reward of the last interval: energy error beyond the target, and work, charged; (B,) float64.
 
     R_i = -max(0, log10(|dE_i| / target_error)) - cost_weight * c_i / c_ref - failure_penalty * failed_i,
@@ -33,6 +33,25 @@ def default_reward(systems: SystemBatch, failed: np.ndarray) -> np.ndarray:
     return -excess - work - cfg.failure_penalty * failed
 
 
+def accumulated_reward(systems: SystemBatch, failed: np.ndarray) -> np.ndarray:
+    """Reward of the last interval: growth of the accumulated energy error, and work; (B,) float64.
+
+    R_i = -[L(S_i) - L(S_{i-1})] - cost_weight * c_i / c_ref - failure_penalty * failed_i,
+
+    with S_i = sum over intervals k <= i of |dE_k| (the accumulated error, an upper bound of the
+    final |dE/E0| that cannot shrink by cancellation), L(S) = log10 max(S, target_error), c_i and
+    c_ref as in :func:`interval_reward`. The error terms telescope: an episode's return is
+    -log10(S_final / target_error) - cost_weight * total cost / c_ref - penalty, the error-cost
+    trade-off on a log scale; an interval's error costs little once the accumulated error is large.
+    """
+    cfg = systems.config
+    ceiling = 10.0 * cfg.max_energy_error
+    growth = _log_error(systems.accumulated_error, cfg.target_error, ceiling) - _log_error(
+        systems.previous_accumulated_error, cfg.target_error, ceiling)
+    work = cfg.cost_weight * systems.cost / systems.reference_cost
+    return -growth - work - cfg.failure_penalty * failed
+
+
 def paper_reward(systems: SystemBatch, failed: np.ndarray) -> np.ndarray:
     """The reward of Saz Ulibarrena & Portegies Zwart (2025), made finite and monotone.
 
@@ -49,4 +68,4 @@ def paper_reward(systems: SystemBatch, failed: np.ndarray) -> np.ndarray:
     return np.where(i > 1, reward, 0.0)
 
 
-REWARD_FUNCTIONS = {"default": default_reward, "paper": paper_reward}
+REWARD_FUNCTIONS = {"interval": interval_reward, "accumulated": accumulated_reward, "paper": paper_reward}

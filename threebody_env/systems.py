@@ -41,8 +41,9 @@ class SystemBatch:
         self.time = np.zeros(b)
         self.intervals = np.zeros(b, dtype=np.int64)
         self.energy_error = np.zeros(b)
-        self.previous_energy_error = np.zeros(b)
         self.step_energy_error = np.zeros(b)
+        self.accumulated_error = np.zeros(b)  # sum over intervals of |step_energy_error|: no cancellation
+        self.previous_accumulated_error = np.zeros(b)
         self.param = np.full(b, config.reference_param)
         self.cost = np.zeros(b)  # cost of the last interval, in the configured cost unit
         self.n_steps = np.zeros(b, dtype=np.int64)
@@ -70,7 +71,8 @@ class SystemBatch:
         self.speed_scale[index] = np.sqrt(total_mass / radius)
         self.time[index] = 0.0
         self.intervals[index] = 0
-        self.energy_error[index] = self.previous_energy_error[index] = self.step_energy_error[index] = 0.0
+        self.energy_error[index] = self.step_energy_error[index] = 0.0
+        self.accumulated_error[index] = self.previous_accumulated_error[index] = 0.0
         self.param[index] = self.config.reference_param
         self.n_steps[index] = self.n_force_evals[index] = self.episode_force_evals[index] = self.status[index] = 0
         self.wall_time[index] = 0.0
@@ -117,9 +119,10 @@ class SystemBatch:
         self.intervals[a] += 1
         error = (energy[a] - self.energy0[a]) / np.abs(self.energy0[a])
         error = np.where(np.isfinite(error), error, np.inf)
-        self.previous_energy_error[a] = self.energy_error[a]
         self.step_energy_error[a] = error - self.energy_error[a]
         self.energy_error[a] = error
+        self.previous_accumulated_error[a] = self.accumulated_error[a]
+        self.accumulated_error[a] += np.abs(self.step_energy_error[a])
         self.cost[a] = self.n_force_evals[a] if cfg.cost == "force_evals" else self.wall_time[a]
 
     def failed(self) -> np.ndarray:
