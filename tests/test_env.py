@@ -299,7 +299,7 @@ def test_interval_reward_charges_each_interval_its_error_and_work(seed, max_ener
     interval's energy change dE_i recomputed from integrators.energy and c_ref computed
     independently; checked step by step on full and failing episodes."""
     initial_condition = threebody_env.paper_triple(np.random.default_rng(seed))
-    env = make_env(max_energy_error=max_energy_error)
+    env = make_env(max_energy_error=max_energy_error, reward="interval", cost_weight=0.1)
     cfg = env.config
     env.reset(options={"initial_condition": initial_condition})
     c_ref = reference_cost(initial_condition, cfg)

@@ -32,11 +32,11 @@ class EnvConfig:
     interval: float = PAPER_INTERVAL
     initial_conditions: str | Sampler = "paper"
     observation: str = "default"
-    reward: str = "interval"
+    reward: str = "accumulated"
     cost: str = "force_evals"
     max_energy_error: float = 0.1
     target_error: float = 1e-10
-    cost_weight: float = 0.1
+    cost_weight: float = 0.001  # calibrated for reward='accumulated'; 'interval' wants ~0.1
     failure_penalty: float = 20.0
     paper_weights: tuple[float, float] = (3000.0, 4.0)
     softening: float = 0.0

@@ -43,10 +43,10 @@ class ThreeBodyEnv(gym.Env):
     Both of ours charge energy error in decades beyond ``target_error`` and work as
     ``cost_weight * c_i / c_ref`` (``c_ref``: one interval's cost at the middle of the parameter
     range, measured at reset), and ``failure_penalty`` when the episode fails.
-    ``reward="interval"`` (default): each interval pays for its own error,
-    ``-max(0, log10(|dE_i| / target_error))``. ``"accumulated"``: each interval pays for the growth
-    of the accumulated error S = sum |dE_i|, so the return is ``-log10(S_final / target_error) -
-    cost_weight * total cost / c_ref``. ``"paper"``: the paper's formula made finite and monotone.
+    ``reward="accumulated"`` (default): each interval pays for the growth of the accumulated error
+    S = sum |dE_i|, so the return is ``-log10(S_final / target_error) - cost_weight * total cost /
+    c_ref``, the trade-off that evaluation measures. ``"interval"``: each interval pays for its own
+    error, ``-max(0, log10(|dE_i| / target_error))`` (use ``cost_weight`` ~0.1 with it). ``"paper"``: the paper's formula made finite and monotone.
     See :mod:`threebody_env.rewards`.
 
     ## Starting State
