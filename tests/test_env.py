@@ -5,7 +5,6 @@ oracle for the dynamics is ``integrators.evolve`` run independently on the same 
 """
 
 import math
-import os
 import random
 import subprocess
 import sys

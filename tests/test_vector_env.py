@@ -124,6 +124,19 @@ def test_disabled_autoreset_freezes_finished_slots():
     assert np.all(venv.step(np.array([5, 5, 5]))[1] != 0.0)
 
 
+def test_disabled_autoreset_freezes_a_single_slot():
+    """With one slot (the path that skips the parallel kernel) a finished episode's state is frozen too."""
+    venv = ThreeBodyVectorEnv(1, max_episode_steps=1, autoreset_mode=AutoresetMode.DISABLED, record_wall_time=False)
+    venv.reset(seed=0)
+    truncated = venv.step(np.array([5]))[3]
+    assert truncated[0]
+    pos, vel = venv.systems.pos.copy(), venv.systems.vel.copy()
+    for _ in range(2):
+        venv.step(np.array([5]))
+        np.testing.assert_array_equal(venv.systems.pos, pos)
+        np.testing.assert_array_equal(venv.systems.vel, vel)
+
+
 def test_reset_with_initial_conditions():
     """``options={"initial_conditions": [...]}`` starts slot i from the i-th condition, as is."""
     given = [figure_eight(), pythagorean()]

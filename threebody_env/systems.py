@@ -94,12 +94,12 @@ class SystemBatch:
         """Integrate the ``active`` systems over one interval with their ``params`` (both (B,))."""
         cfg = self.config
         start = time.perf_counter()
-        if active.size == 1:
-            n_steps, n_evals, status = integrators.evolve_kernel(
+        if active.size == 1:  # one system: skip the parallel kernel's thread launch
+            result = integrators.evolve_kernel(
                 self.method_id, self.pos[0], self.vel[0], self.mass[0], cfg.interval, float(params[0]),
                 cfg.softening, cfg.max_integrator_steps,
-            )
-            n_steps, n_evals, status = np.array([n_steps]), np.array([n_evals]), np.array([status])
+            ) if active[0] else (0, 0, 0)
+            n_steps, n_evals, status = (np.array([value]) for value in result)
         else:
             n_steps, n_evals, status = integrators.evolve_batch(
                 self.method_id, self.pos, self.vel, self.mass, cfg.interval, params,
@@ -119,7 +119,7 @@ class SystemBatch:
         self.intervals[a] += 1
         error = (energy[a] - self.energy0[a]) / np.abs(self.energy0[a])
         error = np.where(np.isfinite(error), error, np.inf)
-        self.step_energy_error[a] = error - self.energy_error[a]
+        self.step_energy_error[a] = np.where(np.isfinite(error), error - self.energy_error[a], np.inf)
         self.energy_error[a] = error
         self.previous_accumulated_error[a] = self.accumulated_error[a]
         self.accumulated_error[a] += np.abs(self.step_energy_error[a])
