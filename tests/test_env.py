@@ -321,12 +321,14 @@ def test_interval_reward_charges_each_interval_its_error_and_work(seed, max_ener
     assert terminated == (max_energy_error < 0.1)
 
 
-@pytest.mark.parametrize("seed, max_energy_error, fixed_action", [(0, 0.1, None), (1, 0.1, None), (2, 1e-9, CHEAP)])
-def test_accumulated_reward_telescopes(seed, max_energy_error, fixed_action):
-    """Return = -log10(clip(S, target, 10 max_error) / target) - w * sum(cost / c_ref) - penalty * failed,
-    with S the sum of the intervals' |dE| recomputed from integrators.energy, on full and failing episodes."""
+@pytest.mark.parametrize("seed, max_energy_error, error_ceiling, fixed_action",
+                         [(0, 0.1, 1.0, None), (1, 0.1, 1e-9, None), (2, 1e-9, 1.0, CHEAP), (3, 0.1, 1e-9, CHEAP)])
+def test_accumulated_reward_telescopes(seed, max_energy_error, error_ceiling, fixed_action):
+    """Return = -log10(clip(S, target, ceiling) / target) - w * sum(cost / c_ref) - penalty * failed,
+    with S the sum of the intervals' |dE| recomputed from integrators.energy, on full and failing
+    episodes, with and without the ceiling binding."""
     initial_condition = threebody_env.paper_triple(np.random.default_rng(seed))
-    env = make_env(max_energy_error=max_energy_error, reward="accumulated")
+    env = make_env(max_energy_error=max_energy_error, reward="accumulated", error_ceiling=error_ceiling)
     cfg = env.config
     env.reset(options={"initial_condition": initial_condition})
     energy0 = integrators.energy(*initial_condition)
@@ -344,7 +346,9 @@ def test_accumulated_reward_telescopes(seed, max_energy_error, fixed_action):
         if terminated:
             break
     assert terminated == (max_energy_error < 0.1)
-    final = np.clip(accumulated, cfg.target_error, 10 * cfg.max_energy_error)
+    if fixed_action is not None and error_ceiling < max_energy_error:
+        assert accumulated > cfg.error_ceiling  # the cheapest eta overshoots the ceiling: the clip is exercised
+    final = np.clip(accumulated, cfg.target_error, cfg.error_ceiling)
     expected = (-math.log10(final / cfg.target_error) - cfg.cost_weight * work / reference_cost(initial_condition, cfg)
                 - cfg.failure_penalty * terminated)
     assert total == pytest.approx(expected, rel=1e-6, abs=1e-6)
@@ -486,6 +490,7 @@ def test_every_integrator_runs_in_the_env(integrator, action_mode):
         ({"interval": math.nan}, "interval=nan"),
         ({"max_energy_error": math.nan}, "max_energy_error=nan"),
         ({"target_error": 0.0}, "target_error=0.0"),
+        ({"error_ceiling": 1e-12}, "error_ceiling=1e-12 must exceed target_error"),
         ({"cost_weight": -1.0}, "cost_weight=-1.0"),
         ({"softening": math.inf}, "softening=inf"),
         ({"max_integrator_steps": 0}, "max_integrator_steps=0"),

@@ -36,6 +36,7 @@ class EnvConfig:
     cost: str = "force_evals"
     max_energy_error: float = 0.1
     target_error: float = 1e-10
+    error_ceiling: float = 1.0  # reward='accumulated' stops charging error beyond it (a lost episode)
     cost_weight: float = 0.001  # calibrated for reward='accumulated'; 'interval' wants ~0.1
     failure_penalty: float = 20.0
     paper_weights: tuple[float, float] = (3000.0, 4.0)
@@ -61,11 +62,13 @@ class EnvConfig:
         if not (0.0 < lo < hi and math.isfinite(hi)):
             raise ValueError(f"param_range=({lo!r}, {hi!r}) must satisfy 0 < low < high < inf")
         object.__setattr__(self, "param_range", (float(lo), float(hi)))
-        for name in ("interval", "max_energy_error", "target_error", "cost_weight", "failure_penalty"):
+        for name in ("interval", "max_energy_error", "target_error", "error_ceiling", "cost_weight", "failure_penalty"):
             _positive(name, getattr(self, name), allow_zero=name in ("cost_weight", "failure_penalty"))
         _positive("softening", self.softening, allow_zero=True)
         if not (isinstance(self.max_integrator_steps, (int, np.integer)) and self.max_integrator_steps >= 1):
             raise ValueError(f"max_integrator_steps={self.max_integrator_steps!r} must be an integer >= 1")
+        if not self.target_error < self.error_ceiling:
+            raise ValueError(f"error_ceiling={self.error_ceiling!r} must exceed target_error={self.target_error!r}")
         if self.cost == "wall_time" and not self.record_wall_time:
             raise ValueError("cost='wall_time' needs record_wall_time=True")
         if self.reward == "paper" and hi >= 1.0:

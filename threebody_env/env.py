@@ -45,7 +45,8 @@ class ThreeBodyEnv(gym.Env):
     range, measured at reset), and ``failure_penalty`` when the episode fails.
     ``reward="accumulated"`` (default): each interval pays for the growth of the accumulated error
     S = sum |dE_i|, so the return is ``-log10(S_final / target_error) - cost_weight * total cost /
-    c_ref``, the trade-off that evaluation measures. ``"interval"``: each interval pays for its own
+    c_ref``, the trade-off that evaluation measures (S clipped to ``error_ceiling``, 1 by default;
+    a lower ceiling makes an episode past it count as lost). ``"interval"``: each interval pays for its own
     error, ``-max(0, log10(|dE_i| / target_error))`` (use ``cost_weight`` ~0.1 with it). ``"paper"``: the paper's formula made finite and monotone.
     See :mod:`threebody_env.rewards`.
 

@@ -39,15 +39,17 @@ def accumulated_reward(systems: SystemBatch, failed: np.ndarray) -> np.ndarray:
     R_i = -[L(S_i) - L(S_{i-1})] - cost_weight * c_i / c_ref - failure_penalty * failed_i,
 
     with S_i = sum over intervals k <= i of |dE_k| (the accumulated error, an upper bound of the
-    final |dE/E0| that cannot shrink by cancellation), L(S) = log10 max(S, target_error), c_i and
-    c_ref as in :func:`interval_reward`. The error terms telescope: an episode's return is
-    -log10(S_final / target_error) - cost_weight * total cost / c_ref - penalty, the error-cost
-    trade-off on a log scale; an interval's error costs little once the accumulated error is large.
+    final |dE/E0| that cannot shrink by cancellation), L(S) = log10 clip(S, target_error,
+    error_ceiling), c_i and c_ref as in :func:`interval_reward`. The error terms telescope: an
+    episode's return is -log10(clip(S_final) / target_error) - cost_weight * total cost / c_ref -
+    penalty, the error-cost trade-off on a log scale; an interval's error costs little once the
+    accumulated error is large. A low ``error_ceiling`` (e.g. 100 x target) makes the return a
+    robust, median-like loss: an episode past the ceiling counts as lost and only its work is
+    charged from then on, so accuracy is spent where it can still keep the error below the ceiling.
     """
     cfg = systems.config
-    ceiling = 10.0 * cfg.max_energy_error
-    growth = _log_error(systems.accumulated_error, cfg.target_error, ceiling) - _log_error(
-        systems.previous_accumulated_error, cfg.target_error, ceiling)
+    growth = _log_error(systems.accumulated_error, cfg.target_error, cfg.error_ceiling) - _log_error(
+        systems.previous_accumulated_error, cfg.target_error, cfg.error_ceiling)
     work = cfg.cost_weight * systems.cost / systems.reference_cost
     return -growth - work - cfg.failure_penalty * failed
 
