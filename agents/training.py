@@ -25,6 +25,7 @@ import numpy as np
 import torch
 import yaml
 from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.buffers import NStepReplayBuffer
 from stable_baselines3.common.callbacks import CallbackList
 
 import threebody_env
@@ -187,7 +188,12 @@ def build_model(run: PreparedRun, env, run_dir: Path) -> BaseAlgorithm:
     if args.trained_agent is None:
         return cls(run.hyperparams["policy"], env, **kwargs, **common)
     kwargs.pop("policy_kwargs")  # the architecture is the saved one
-    return cls.load(args.trained_agent, env=env, **kwargs, **common)
+    model = cls.load(args.trained_agent, env=env, **kwargs, **common)
+    if isinstance(model.replay_buffer, NStepReplayBuffer):
+        # SB3 rebuilds a saved n-step buffer with the saved gamma and n_steps, not the ones in force now
+        model.replay_buffer.n_steps, model.replay_buffer.gamma = model.n_steps, model.gamma
+        model.replay_buffer_kwargs.update(n_steps=model.n_steps, gamma=model.gamma)
+    return model
 
 
 def plain(value: Any) -> Any:

@@ -63,9 +63,13 @@ def test_run_folder_has_the_promised_files_and_training_continues(tmp_path, caps
     assert list(history["timesteps"]) == [64, 128]
     assert f"python evaluate.py {run}" in capsys.readouterr().out
 
-    second = train(tmp_path, "dqn", "ThreeBody-v0", "-i", str(run / "model.zip"))
+    second = train(tmp_path, "dqn", "ThreeBody-v0", "-i", str(run / "model.zip"), "-params", "gamma:0.8", "n_steps:2")
     assert second.name == "ThreeBody-v0_2"
-    assert ALGOS["dqn"].load(second / "model.zip").num_timesteps == 128
+    continued = ALGOS["dqn"].load(second / "model.zip")
+    assert continued.num_timesteps == 128
+    # the n-step buffer follows the hyperparameters in force, not those saved with the first run
+    assert (continued.gamma, continued.n_steps) == (0.8, 2)
+    assert continued.replay_buffer_kwargs == {"n_steps": 2, "gamma": 0.8}
 
 
 def parameters(run: Path) -> dict[str, torch.Tensor]:
