@@ -133,22 +133,29 @@ def evaluation_env_kwargs(run: Run, overrides: Mapping[str, Any], integrator: st
     """The environment settings for evaluation: the registered id's, the run's, then ``overrides``.
 
     With ``integrator`` (the transfer experiment) the method changes and its own parameter range
-    applies, unless ``overrides`` set ``param_range``: action k keeps its place in the range.
+    applies, unless ``overrides`` set ``param_range``: action k keeps its place in the range (the
+    number of actions stays the model's).
     Wall time is always recorded. Raises :class:`EvaluationError` for invalid settings.
     """
     kwargs = {**registry[run.env_id].kwargs, **run.env_kwargs, "integrator": run.integrator}
     if integrator is not None and integrator != run.integrator:
         if integrator not in integrators.METHODS:
             raise EvaluationError(f"unknown integrator {integrator!r}; choose from {', '.join(integrators.METHODS)}")
+        kwargs["n_actions"] = _checked_config(kwargs).n_actions
         kwargs.pop("param_range", None)
         kwargs["integrator"] = integrator
     kwargs.update(overrides)
     kwargs["record_wall_time"] = True
+    _checked_config(kwargs)
+    return kwargs
+
+
+def _checked_config(kwargs: Mapping[str, Any]) -> EnvConfig:
+    """``EnvConfig(**kwargs)``, or :class:`EvaluationError` saying why the settings are invalid."""
     try:
-        EnvConfig(**kwargs)
+        return EnvConfig(**kwargs)
     except (TypeError, ValueError) as exc:
         raise EvaluationError(f"invalid environment settings: {exc}") from None
-    return kwargs
 
 
 def check_compatible(run: Run, env_kwargs: Mapping[str, Any]) -> None:

@@ -8,7 +8,7 @@ a mapping) and the evaluation::
     train: {algo: dqn, n_timesteps: 30000, eval_freq: 0}
     grid:
       seed: [0, 1]
-      env_kwargs.cost_weight: [0.001, 0.002, 0.004]
+      env_kwargs.cost_weight: [0.0001, 0.0002, 0.0004]
     evaluate: {n_ics: 100, n_steps: 300}
 
 Each point trains into ``<output>/points/<name>/`` and evaluates its final model on the first
@@ -89,7 +89,7 @@ class SweepSpec:
 
 
 def point_name(point: Mapping[str, Any]) -> str:
-    """A folder name for a point, e.g. ``seed=0,cost_weight=0.001``."""
+    """A folder name for a point, e.g. ``seed=0,cost_weight=0.0001``."""
     text = ",".join(f"{key.split('.')[-1]}={value}" for key, value in point.items())
     return re.sub(r"[^A-Za-z0-9_.,=+-]", "_", text)
 

@@ -17,12 +17,13 @@ from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import integrators
 import threebody_env
-from threebody_env import ThreeBodyEnv, figure_eight, pythagorean
+from threebody_env import EnvConfig, ThreeBodyEnv, figure_eight, pythagorean
+from threebody_env.actions import ActionMap
 from threebody_env.initial_conditions import PAPER_INTERVAL
 
 INFO_KEYS = {"energy_error", "step_energy_error", "n_force_evals", "n_steps", "wall_time", "param", "time", "status"}
-ETAS = np.logspace(-4, -1, 10)  # the paper's discrete action set
-CHEAP = 9  # eta = 0.1, one or two Hermite steps per interval on quiet paper triples
+ETAS = np.logspace(-3, -1, 7)  # the default discrete action set: 3 values per decade
+CHEAP = 6  # eta = 0.1, one or two Hermite steps per interval on quiet paper triples
 
 
 def make_env(**kwargs) -> ThreeBodyEnv:
@@ -55,8 +56,8 @@ def four_bodies(rng=None):
 
 
 @pytest.mark.parametrize("action_mode", ["discrete", "continuous"])
-@pytest.mark.parametrize("observation", ["default", "paper"])
-@pytest.mark.parametrize("reward", ["interval", "accumulated", "paper"])
+@pytest.mark.parametrize("observation", ["summary", "full", "paper"])
+@pytest.mark.parametrize("reward", ["interval", "accumulated", "final", "paper"])
 def test_gymnasium_and_sb3_checkers_pass(action_mode, observation, reward):
     """Both checkers accept every combination of action mode, observation and reward."""
     kwargs = dict(action_mode=action_mode, observation=observation, reward=reward)
@@ -80,17 +81,17 @@ def test_make_in_a_fresh_interpreter():
         "obs, _ = env.reset(seed=0); print(env.spec.max_episode_steps, obs.shape)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
-    assert out.stdout.split() == ["100", "(23,)"]
+    assert out.stdout.split() == ["100", "(6,)"]
 
 
 @pytest.mark.parametrize("env_id, space", [("ThreeBody-v0", gymnasium.spaces.Discrete),
                                            ("ThreeBodyContinuous-v0", gymnasium.spaces.Box)])
 def test_registered_ids(env_id, space):
-    """The ids build a Hermite env with the paper's action set, truncated at 100 intervals."""
+    """The ids build a Hermite env with eta in [1e-3, 1e-1], truncated at 100 intervals."""
     env = gymnasium.make(env_id)
     assert isinstance(env.unwrapped, ThreeBodyEnv) and isinstance(env.action_space, space)
     assert env.spec.max_episode_steps == threebody_env.TRAINING_EPISODE_STEPS == 100
-    assert env.unwrapped.config.integrator == "hermite" and env.unwrapped.config.param_range == (1e-4, 1e-1)
+    assert env.unwrapped.config.integrator == "hermite" and env.unwrapped.config.param_range == (1e-3, 1e-1)
 
 
 def test_time_limit_truncates_at_100_intervals():
@@ -172,7 +173,7 @@ def test_given_initial_condition_is_used_as_is():
     np.testing.assert_array_equal(obs[:6], (pos[:, :2] / 10).astype(np.float32).ravel())
     np.testing.assert_array_equal(obs[6:12], vel[:, :2].astype(np.float32).ravel())
     e0 = integrators.energy(pos, vel, mass)
-    for action in (3, CHEAP, 6):
+    for action in (3, CHEAP, 1):
         result = integrators.evolve("hermite", pos, vel, mass, PAPER_INTERVAL, ETAS[action])
         pos, vel = result.pos, result.vel
         obs, _, _, _, info = env.step(action)
@@ -218,16 +219,28 @@ def test_info_keys_and_time_advance():
 
 
 def test_discrete_param_is_the_chosen_eta():
-    """Action k applies the k-th of 10 values log-spaced in [1e-4, 1e-1]."""
+    """Action k applies the k-th of 7 values log-spaced in [1e-3, 1e-1], 3 per decade."""
     env = make_env()
     env.reset(seed=4)
-    for k in range(10):
+    assert env.action_space.n == len(ETAS) == 7
+    for k in range(7):
         assert env.step(k)[-1]["param"] == pytest.approx(ETAS[k], rel=1e-12)
 
 
-@pytest.mark.parametrize("u, param", [(-1.0, 1e-4), (1.0, 1e-1), (0.0, math.sqrt(1e-5)), (-5.0, 1e-4), (7.0, 1e-1)])
+@pytest.mark.parametrize("integrator, n_actions", [("hermite", 7), ("hermite_aarseth", 16), ("dopri5", 25)])
+def test_default_action_set_has_three_values_per_decade(integrator, n_actions):
+    """Without ``n_actions`` the method's range gets 3 values per decade, both ends included."""
+    config = EnvConfig(integrator=integrator)
+    lo, hi = config.param_range
+    assert config.n_actions == n_actions
+    values = ActionMap(config).values
+    np.testing.assert_allclose(np.diff(np.log10(values)), 1 / 3, rtol=1e-12)
+    assert values[0] == pytest.approx(lo, rel=1e-12) and values[-1] == pytest.approx(hi, rel=1e-12)
+
+
+@pytest.mark.parametrize("u, param", [(-1.0, 1e-3), (1.0, 1e-1), (0.0, 1e-2), (-5.0, 1e-3), (7.0, 1e-1)])
 def test_continuous_param_is_log_linear(u, param):
-    """-1 -> 1e-4, +1 -> 1e-1, 0 -> the geometric middle; out-of-range actions are clipped."""
+    """-1 -> 1e-3, +1 -> 1e-1, 0 -> the geometric middle; out-of-range actions are clipped."""
     env = make_env(action_mode="continuous")
     env.reset(seed=4)
     assert env.step(np.array([u], dtype=np.float32))[-1]["param"] == pytest.approx(param, rel=1e-6)
@@ -236,17 +249,17 @@ def test_continuous_param_is_log_linear(u, param):
 def test_smaller_eta_costs_more_force_evaluations():
     """From the same state, each smaller eta needs more force evaluations (and steps)."""
     evals = []
-    for k in range(10):
+    for k in range(7):
         env = make_env()
         env.reset(seed=6)
         evals.append(env.step(k)[-1]["n_force_evals"])
-    assert all(a > b for a, b in zip(evals[:6], evals[1:7])) and evals == sorted(evals, reverse=True)
+    assert all(a > b for a, b in zip(evals[:3], evals[1:4])) and evals == sorted(evals, reverse=True)
 
 
 # --- observations ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("observation", ["default", "paper"])
+@pytest.mark.parametrize("observation", ["summary", "full", "paper"])
 def test_observations_are_fresh_finite_float32_in_space(observation):
     env = make_env(observation=observation, action_mode="continuous")
     obs, _ = env.reset(seed=8)
@@ -260,16 +273,21 @@ def test_observations_are_fresh_finite_float32_in_space(observation):
         assert not np.shares_memory(a, b)
 
 
-def test_default_observation_error_features_read_no_error_at_reset():
-    """At reset both error features read the floor (-1, an error of 1e-16), the opposite end from
-    failure; after an interval with eta = 0.1 they rise."""
-    env = make_env()
+@pytest.mark.parametrize("observation, shape", [("summary", (6,)), ("full", (6 * 3 + 6,))])
+def test_error_features_read_no_error_at_reset(observation, shape):
+    """At reset the three error features (accumulated, last interval, now) read the floor (-1, an
+    error of 1e-16), the opposite end from failure; after an interval with eta = 0.1 they rise. The
+    summary is the last six features of the full observation."""
+    env = make_env(observation=observation)
     obs, _ = env.reset(seed=0)
-    n = 3
-    np.testing.assert_array_equal(obs[6 * n + 1: 6 * n + 3], [-1.0, -1.0])
-    obs = env.step(CHEAP)[0]
-    assert np.all(obs[6 * n + 1: 6 * n + 3] > -1.0)
-    assert obs.shape == (6 * n + 5,)
+    assert obs.shape == shape
+    errors = obs[-6:][[1, 2, 5]]
+    np.testing.assert_array_equal(errors, [-1.0, -1.0, -1.0])
+    stepped = env.step(CHEAP)[0]
+    assert np.all(stepped[-6:][[1, 2, 5]] > -1.0)
+    full = make_env(observation="full")
+    full.reset(seed=0)
+    np.testing.assert_array_equal(full.step(CHEAP)[0][-6:], stepped[-6:])
 
 
 def test_paper_observation():
@@ -321,34 +339,39 @@ def test_interval_reward_charges_each_interval_its_error_and_work(seed, max_ener
     assert terminated == (max_energy_error < 0.1)
 
 
+@pytest.mark.parametrize("reward", ["accumulated", "final"])
 @pytest.mark.parametrize("seed, max_energy_error, error_ceiling, fixed_action",
                          [(0, 0.1, 1.0, None), (1, 0.1, 1e-9, None), (2, 1e-9, 1.0, CHEAP), (3, 0.1, 1e-9, CHEAP)])
-def test_accumulated_reward_telescopes(seed, max_energy_error, error_ceiling, fixed_action):
-    """Return = -log10(clip(S, target, ceiling) / target) - w * sum(cost / c_ref) - penalty * failed,
-    with S the sum of the intervals' |dE| recomputed from integrators.energy, on full and failing
-    episodes, with and without the ceiling binding."""
+def test_log_error_rewards_telescope(reward, seed, max_energy_error, error_ceiling, fixed_action):
+    """Return = -log10(clip(X, target, ceiling) / target) - w * sum(cost / c_ref) - penalty * failed,
+    with X the sum of the intervals' |dE| ("accumulated") or the final |dE/E0| ("final"), both
+    recomputed from integrators.energy, on full and failing episodes, with and without the ceiling
+    binding."""
     initial_condition = threebody_env.paper_triple(np.random.default_rng(seed))
-    env = make_env(max_energy_error=max_energy_error, reward="accumulated", error_ceiling=error_ceiling)
+    env = make_env(max_energy_error=max_energy_error, reward=reward, error_ceiling=error_ceiling)
     cfg = env.config
     env.reset(options={"initial_condition": initial_condition})
     energy0 = integrators.energy(*initial_condition)
     previous, accumulated, total, work, terminated = energy0, 0.0, 0.0, 0, False
     actions = random_actions(env, seed, 100) if fixed_action is None else [fixed_action] * 100
     for action in actions:
-        _, reward, terminated, _, info = env.step(action)
+        _, reward_i, terminated, _, info = env.step(action)
         systems = env.unwrapped._systems
         energy = integrators.energy(systems.pos[0], systems.vel[0], systems.mass[0])
         accumulated += abs(energy - previous) / abs(energy0)
         previous = energy
-        total += reward
+        total += reward_i
         work += info["n_force_evals"]
-        assert math.isfinite(reward) and reward <= 0.0
+        assert math.isfinite(reward_i)
+        if reward == "accumulated":
+            assert reward_i <= 0.0  # the accumulated error never shrinks
         if terminated:
             break
     assert terminated == (max_energy_error < 0.1)
+    error = accumulated if reward == "accumulated" else abs(previous - energy0) / abs(energy0)
     if fixed_action is not None and error_ceiling < max_energy_error:
-        assert accumulated > cfg.error_ceiling  # the cheapest eta overshoots the ceiling: the clip is exercised
-    final = np.clip(accumulated, cfg.target_error, cfg.error_ceiling)
+        assert error > cfg.error_ceiling  # the cheapest eta overshoots the ceiling: the clip is exercised
+    final = np.clip(error, cfg.target_error, cfg.error_ceiling)
     expected = (-math.log10(final / cfg.target_error) - cfg.cost_weight * work / reference_cost(initial_condition, cfg)
                 - cfg.failure_penalty * terminated)
     assert total == pytest.approx(expected, rel=1e-6, abs=1e-6)
@@ -427,7 +450,7 @@ def test_no_nan_under_random_actions(action_mode):
     ],
     ids=["two-bodies-1e-6-apart", "triangle-at-rest", "pythagorean-budget-50", "pythagorean"],
 )
-@pytest.mark.parametrize("observation", ["default", "paper"])
+@pytest.mark.parametrize("observation", ["summary", "full", "paper"])
 def test_near_collisions_end_cleanly(sampler, kwargs, observation):
     """Close encounters, collisions and exhausted step budgets give finite observations and rewards
     and end the episode with a terminated status instead of NaN or a hang."""

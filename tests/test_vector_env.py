@@ -18,7 +18,8 @@ from threebody_env.sb3 import make_sb3_vec_env
 # Short episodes and a tight error limit so that a run crosses both kinds of episode end.
 EPISODE = dict(max_energy_error=1e-8, record_wall_time=False)
 MAX_STEPS = 12
-CHEAP = 9  # eta = 0.1
+CHEAP = 6  # eta = 0.1, the last of the default 7
+MID = 2  # eta = 0.00464
 
 
 def single_envs(num_envs, seed, **kwargs):
@@ -111,28 +112,28 @@ def test_disabled_autoreset_freezes_finished_slots():
     venv = vector_env(3, AutoresetMode.DISABLED)
     starts = [collision(), paper_triple(np.random.default_rng(0)), figure_eight()]
     venv.reset(seed=0, options={"initial_conditions": starts})
-    obs, rewards, terminated, truncated, info = venv.step(np.array([CHEAP, 5, 5]))
+    obs, rewards, terminated, truncated, info = venv.step(np.array([CHEAP, MID, MID]))
     np.testing.assert_array_equal(terminated, [True, False, False])
     frozen_obs, frozen_info = obs[0].copy(), {key: value[0] for key, value in info.items()}
     for _ in range(3):
-        obs, rewards, terminated, truncated, info = venv.step(np.array([5, 5, 5]))
+        obs, rewards, terminated, truncated, info = venv.step(np.array([MID, MID, MID]))
         np.testing.assert_array_equal(obs[0], frozen_obs)
         assert (rewards[0], terminated[0], truncated[0]) == (0.0, False, False)
         assert_info_matches(info, 0, frozen_info)
         assert np.all(rewards[1:] != 0.0) and np.all(info["time"][1:] > frozen_info["time"])
     venv.reset(seed=1)
-    assert np.all(venv.step(np.array([5, 5, 5]))[1] != 0.0)
+    assert np.all(venv.step(np.array([MID, MID, MID]))[1] != 0.0)
 
 
 def test_disabled_autoreset_freezes_a_single_slot():
     """With one slot (the path that skips the parallel kernel) a finished episode's state is frozen too."""
     venv = ThreeBodyVectorEnv(1, max_episode_steps=1, autoreset_mode=AutoresetMode.DISABLED, record_wall_time=False)
     venv.reset(seed=0)
-    truncated = venv.step(np.array([5]))[3]
+    truncated = venv.step(np.array([MID]))[3]
     assert truncated[0]
     pos, vel = venv.systems.pos.copy(), venv.systems.vel.copy()
     for _ in range(2):
-        venv.step(np.array([5]))
+        venv.step(np.array([MID]))
         np.testing.assert_array_equal(venv.systems.pos, pos)
         np.testing.assert_array_equal(venv.systems.vel, vel)
 
@@ -165,7 +166,7 @@ def test_make_vec_returns_the_batched_env():
     venv = gymnasium.make_vec("ThreeBody-v0", num_envs=4)
     assert isinstance(venv, ThreeBodyVectorEnv) and venv.max_episode_steps == 100
     obs, _ = venv.reset(seed=0)
-    assert obs.shape == (4, 23) and obs.dtype == np.float32 and venv.observation_space.contains(obs)
+    assert obs.shape == (4, 6) and obs.dtype == np.float32 and venv.observation_space.contains(obs)
     venv = gymnasium.make_vec("ThreeBodyContinuous-v0", num_envs=2)
     assert venv.config.action_mode == "continuous" and venv.action_space.shape == (2, 1)
 
@@ -199,7 +200,7 @@ def test_sb3_observations_are_fresh_arrays():
     kept = [venv.reset()]
     snapshot = [kept[0].copy()]
     for _ in range(5):
-        obs = venv.step(np.full(4, 5))[0]
+        obs = venv.step(np.full(4, MID))[0]
         kept.append(obs)
         snapshot.append(obs.copy())
     for a, b in zip(kept, kept[1:]):
@@ -215,14 +216,14 @@ def test_sb3_time_limit_is_not_a_failure():
     venv.seed(0)
     venv.reset()
     for _ in range(3):
-        obs, rewards, dones, infos = venv.step(np.full(3, 5))
+        obs, rewards, dones, infos = venv.step(np.full(3, MID))
         assert not dones.any() and rewards.dtype == np.float32
-    obs, _, dones, infos = venv.step(np.full(3, 5))
+    obs, _, dones, infos = venv.step(np.full(3, MID))
     assert dones.all()
     reference = ThreeBodyVectorEnv(3, max_episode_steps=4, record_wall_time=False)
     reference.reset(seed=0)
     for _ in range(4):
-        final = reference.step(np.full(3, 5))[0]
+        final = reference.step(np.full(3, MID))[0]
     for i, info in enumerate(infos):
         assert info["TimeLimit.truncated"] is True
         assert info["terminal_observation"].dtype == np.float32

@@ -5,8 +5,9 @@ Importing the package registers the ids below, so both
 ``import threebody_env; gymnasium.make("ThreeBody-v0")`` work, as does
 ``gymnasium.make_vec("ThreeBody-v0", num_envs=64)`` (the batched :class:`ThreeBodyVectorEnv`).
 
-- ``ThreeBody-v0``: the paper's settings (Hermite, 10 discrete ``eta`` in [1e-4, 1e-1], 0.1-yr
-  intervals, 100 intervals per episode), with the corrected default observation and reward.
+- ``ThreeBody-v0``: the paper's setting (Hermite, discrete ``eta`` 3 per decade, 0.1-yr
+  intervals, 100 intervals per episode) with our action range ([1e-3, 1e-1]), observation and
+  reward (see :class:`ThreeBodyEnv`).
 - ``ThreeBodyContinuous-v0``: the same with a continuous action over the log of ``eta``.
 """
 

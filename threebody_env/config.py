@@ -11,8 +11,8 @@ import integrators
 from threebody_env.initial_conditions import PAPER_INTERVAL, Sampler, resolve_sampler
 
 ACTION_MODES = ("discrete", "continuous")
-OBSERVATIONS = ("default", "paper")
-REWARDS = ("interval", "accumulated", "paper")
+OBSERVATIONS = ("summary", "full", "paper")
+REWARDS = ("interval", "accumulated", "final", "paper")
 COSTS = ("force_evals", "wall_time")
 
 
@@ -27,17 +27,17 @@ class EnvConfig:
 
     integrator: str = "hermite"
     action_mode: str = "discrete"
-    n_actions: int = 10
+    n_actions: int | None = None  # None: 3 per decade of param_range, the paper's spacing
     param_range: tuple[float, float] | None = None
     interval: float = PAPER_INTERVAL
     initial_conditions: str | Sampler = "paper"
-    observation: str = "default"
-    reward: str = "accumulated"
+    observation: str = "summary"
+    reward: str = "final"
     cost: str = "force_evals"
     max_energy_error: float = 0.1
-    target_error: float = 1e-10
-    error_ceiling: float = 1.0  # reward='accumulated' stops charging error beyond it (a lost episode)
-    cost_weight: float = 0.001  # calibrated for reward='accumulated'; 'interval' wants ~0.1
+    target_error: float = 1e-12  # errors below it are not charged
+    error_ceiling: float = 1e-10  # 'final' and 'accumulated' stop charging error beyond it (a lost episode)
+    cost_weight: float = 1e-4  # calibrated for reward='final'; 'interval' wants ~0.1
     failure_penalty: float = 20.0
     paper_weights: tuple[float, float] = (3000.0, 4.0)
     softening: float = 0.0
@@ -56,12 +56,14 @@ class EnvConfig:
         _choice("observation", self.observation, OBSERVATIONS)
         _choice("reward", self.reward, REWARDS)
         _choice("cost", self.cost, COSTS)
-        if not (isinstance(self.n_actions, (int, np.integer)) and self.n_actions >= 2):
-            raise ValueError(f"n_actions={self.n_actions!r} must be an integer >= 2")
         lo, hi = self.param_range if self.param_range is not None else method.param_range
         if not (0.0 < lo < hi and math.isfinite(hi)):
             raise ValueError(f"param_range=({lo!r}, {hi!r}) must satisfy 0 < low < high < inf")
         object.__setattr__(self, "param_range", (float(lo), float(hi)))
+        if self.n_actions is None:
+            object.__setattr__(self, "n_actions", max(2, round(3 * math.log10(hi / lo)) + 1))
+        if not (isinstance(self.n_actions, (int, np.integer)) and self.n_actions >= 2):
+            raise ValueError(f"n_actions={self.n_actions!r} must be an integer >= 2")
         for name in ("interval", "max_energy_error", "target_error", "error_ceiling", "cost_weight", "failure_penalty"):
             _positive(name, getattr(self, name), allow_zero=name in ("cost_weight", "failure_penalty"))
         _positive("softening", self.softening, allow_zero=True)

@@ -27,27 +27,31 @@ class ThreeBodyEnv(gym.Env):
 
     ## Action Space
     ``action_mode="discrete"`` (default): ``Discrete(n_actions)``, action k selects the k-th of
-    ``n_actions`` (10) values log-spaced over ``param_range`` (the method's range, for Hermite
-    ``eta`` in [1e-4, 1e-1]), smallest first. ``"continuous"``: ``Box(-1, 1, (1,), float32)``, linear
-    in log10 of the parameter over the same range.
+    ``n_actions`` values log-spaced over ``param_range``, smallest first; by default the method's
+    range with 3 values per decade (the paper's spacing): for Hermite 7 values of ``eta`` in
+    [1e-3, 1e-1] (below 1e-3 the error sits at the round-off floor while the cost keeps growing).
+    ``"continuous"``: ``Box(-1, 1, (1,), float32)``, linear in log10 of the parameter over the range.
 
     ## Observation Space
-    ``observation="default"``: ``Box(-50, 50, (6N + 5,), float32)`` for N bodies: centre-of-mass
-    positions and velocities scaled to order 1, log10 of the shortest pairwise time scale over the
-    interval, the accumulated and last-interval energy errors on a log scale, the last parameter and
-    the log of the last interval's cost relative to the reference (see
-    :func:`~threebody_env.observations.default_observation`). ``"paper"``: the 13 values of the
+    ``observation="summary"`` (default): ``Box(-50, 50, (6,), float32)``: log10 of the shortest
+    pairwise time scale over the interval, the accumulated (sum of the intervals' |dE|),
+    last-interval and current energy errors on a log scale, the last parameter and the log of the
+    last interval's cost relative to the reference. ``"full"``: ``(6N + 6,)``, centre-of-mass
+    positions and velocities scaled to order 1 followed by the summary (see
+    :func:`~threebody_env.observations.full_observation`). ``"paper"``: the 13 values of the
     paper (x, y / 10, vx, vy of three bodies, -log10 |dE/E0|), reading 16 at reset.
 
     ## Rewards
-    Both of ours charge energy error in decades beyond ``target_error`` and work as
+    Ours charge energy error in decades beyond ``target_error`` and work as
     ``cost_weight * c_i / c_ref`` (``c_ref``: one interval's cost at the middle of the parameter
     range, measured at reset), and ``failure_penalty`` when the episode fails.
-    ``reward="accumulated"`` (default): each interval pays for the growth of the accumulated error
-    S = sum |dE_i|, so the return is ``-log10(S_final / target_error) - cost_weight * total cost /
-    c_ref``, the trade-off that evaluation measures (S clipped to ``error_ceiling``, 1 by default;
-    a lower ceiling makes an episode past it count as lost). ``"interval"``: each interval pays for its own
-    error, ``-max(0, log10(|dE_i| / target_error))`` (use ``cost_weight`` ~0.1 with it). ``"paper"``: the paper's formula made finite and monotone.
+    ``reward="final"`` (default): each interval pays for the change of log10 |dE/E0|, so the return
+    is ``-log10(|dE/E0|_final / target_error) - cost_weight * total cost / c_ref``, the trade-off
+    that evaluation measures, with the error clipped to [``target_error``, ``error_ceiling``] =
+    [1e-12, 1e-10]: an episode past the ceiling counts as lost and pays only for its work.
+    ``"accumulated"``: the same on S = sum |dE_i|, which cannot shrink by cancellation.
+    ``"interval"``: each interval pays for its own error, ``-max(0, log10(|dE_i| / target_error))``
+    (use ``cost_weight`` ~0.1 with it). ``"paper"``: the paper's formula made finite and monotone.
     See :mod:`threebody_env.rewards`.
 
     ## Starting State

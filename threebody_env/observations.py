@@ -15,7 +15,7 @@ from threebody_env.systems import SystemBatch
 
 #: Energy errors below this are round-off; it is also the error reported at reset.
 ERROR_FLOOR = 1e-16
-_BOUND = 50.0  # every default feature is clipped to [-_BOUND, _BOUND]
+_BOUND = 50.0  # every feature of the full (and summary) observation is clipped to [-_BOUND, _BOUND]
 _PAPER_BOUND = 1e4
 
 
@@ -26,8 +26,8 @@ def log_error_feature(error: float) -> float:
     return (np.log10(max(magnitude, ERROR_FLOOR)) + 8.0) / 8.0
 
 
-def default_observation(systems: SystemBatch, actions: ActionMap) -> np.ndarray:
-    """The default observation, for any number of bodies N (D = 6 N + 5).
+def full_observation(systems: SystemBatch, actions: ActionMap) -> np.ndarray:
+    """The state and its summary, for any number of bodies N (D = 6 N + 6).
 
     ====================  ===========================================================================
     features              meaning
@@ -39,16 +39,17 @@ def default_observation(systems: SystemBatch, actions: ActionMap) -> np.ndarray:
     ``6N + 2``            energy error of the last interval, :func:`log_error_feature`
     ``6N + 3``            last parameter, position in its log range scaled to [-1, 1]
     ``6N + 4``            log10(cost of the last interval / reference cost at reset)
+    ``6N + 5``            energy error now, |E - E0| / |E0|, :func:`log_error_feature`
     ====================  ===========================================================================
 
     At reset the errors read as 1e-16 (no error, not total failure), the parameter and the cost as
     those of the method's reference parameter.
     """
     s = systems
-    return _default_features(
+    return _full_features(
         s.pos, s.vel, s.mass, integrators.min_timescale_batch(s.pos, s.vel, s.mass), s.length_scale,
         s.speed_scale, s.config.interval, s.accumulated_error,
-        s.step_energy_error, s.param, actions.log_low, actions.log_high, s.cost, s.reference_cost,
+        s.step_energy_error, s.param, actions.log_low, actions.log_high, s.cost, s.reference_cost, s.energy_error,
     )
 
 
@@ -61,15 +62,15 @@ def _bounded(value: float) -> float:
 
 
 @njit(cache=True, error_model="numpy")
-def _default_features(pos, vel, mass, timescale, length_scale, speed_scale, interval, accumulated_error, step_error,
-                      param, log_low, log_high, cost, reference_cost):
-    """The features of :func:`default_observation` in one compiled pass over the batch.
+def _full_features(pos, vel, mass, timescale, length_scale, speed_scale, interval, accumulated_error, step_error,
+                   param, log_low, log_high, cost, reference_cost, energy_error):
+    """The features of :func:`full_observation` in one compiled pass over the batch.
 
     Done with NumPy on (B, N, 3) arrays this is ~60 small array operations: at B = 1 they cost
     more than a Hermite interval at the default eta.
     """
     b_count, n = pos.shape[0], pos.shape[1]
-    out = np.empty((b_count, 6 * n + 5), dtype=np.float32)
+    out = np.empty((b_count, 6 * n + 6), dtype=np.float32)
     for b in range(b_count):
         total = 0.0
         com_pos = np.zeros(3)
@@ -88,6 +89,7 @@ def _default_features(pos, vel, mass, timescale, length_scale, speed_scale, inte
         out[b, 6 * n + 2] = _bounded(log_error_feature(step_error[b]))
         out[b, 6 * n + 3] = _bounded(2.0 * (np.log10(param[b]) - log_low) / (log_high - log_low) - 1.0)
         out[b, 6 * n + 4] = _bounded(np.log10(max(cost[b], 1e-300) / reference_cost[b]))
+        out[b, 6 * n + 5] = _bounded(log_error_feature(energy_error[b]))
     return out
 
 
@@ -108,13 +110,26 @@ def paper_observation(systems: SystemBatch, actions: ActionMap) -> np.ndarray:
                    -_PAPER_BOUND, _PAPER_BOUND).astype(np.float32)
 
 
+def summary_observation(systems: SystemBatch, actions: ActionMap) -> np.ndarray:
+    """The default observation: the last 6 features of :func:`full_observation` (D = 6).
+
+    Time scale, accumulated, last-interval and current energy errors, last parameter and cost: no
+    positions or velocities, so the policy cannot key its choice to the orbital phase. Energy
+    errors swing through every close passage, and a parameter changed mid-passage locks part of the
+    swing in; policies that saw the phase switched eta along the orbit and paid for it.
+    """
+    return full_observation(systems, actions)[:, -6:]
+
+
 def observation_space(kind: str, n_bodies: int) -> spaces.Box:
-    """The Box of one observation of ``kind`` ("default" or "paper") for ``n_bodies`` bodies."""
+    """The Box of one observation of ``kind`` ("summary", "full" or "paper") for ``n_bodies`` bodies."""
     if kind == "paper":
         if n_bodies != 3:
             raise ValueError(f"observation='paper' is defined for 3 bodies; the initial conditions have {n_bodies}")
         return spaces.Box(-_PAPER_BOUND, _PAPER_BOUND, shape=(13,), dtype=np.float32)
-    return spaces.Box(-_BOUND, _BOUND, shape=(6 * n_bodies + 5,), dtype=np.float32)
+    if kind == "summary":
+        return spaces.Box(-_BOUND, _BOUND, shape=(6,), dtype=np.float32)
+    return spaces.Box(-_BOUND, _BOUND, shape=(6 * n_bodies + 6,), dtype=np.float32)
 
 
-OBSERVATION_BUILDERS = {"default": default_observation, "paper": paper_observation}
+OBSERVATION_BUILDERS = {"summary": summary_observation, "full": full_observation, "paper": paper_observation}

@@ -13,6 +13,19 @@ def _log_error(error: np.ndarray, floor: float, ceiling: float) -> np.ndarray:
     return np.log10(np.clip(magnitude, floor, ceiling))
 
 
+def _charges(systems: SystemBatch, failed: np.ndarray) -> np.ndarray:
+    """What every interval pays besides its error: cost_weight * c_i / c_ref + failure_penalty * failed_i."""
+    cfg = systems.config
+    return cfg.cost_weight * systems.cost / systems.reference_cost + cfg.failure_penalty * failed
+
+
+def _log_growth(now: np.ndarray, before: np.ndarray, systems: SystemBatch) -> np.ndarray:
+    """L(now) - L(before), L(x) = log10 clip(|x|, target_error, error_ceiling): sums over an episode to L(last)."""
+    cfg = systems.config
+    return (_log_error(now, cfg.target_error, cfg.error_ceiling)
+            - _log_error(before, cfg.target_error, cfg.error_ceiling))
+
+
 def interval_reward(systems: SystemBatch, failed: np.ndarray) -> np.ndarray:
     """Reward of the last interval: energy error beyond the target, and work, charged; (B,) float64.
 
@@ -28,30 +41,36 @@ def interval_reward(systems: SystemBatch, failed: np.ndarray) -> np.ndarray:
     """
     cfg = systems.config
     error = _log_error(systems.step_energy_error, cfg.target_error, 10.0 * cfg.max_energy_error)
-    excess = error - np.log10(cfg.target_error)
-    work = cfg.cost_weight * systems.cost / systems.reference_cost
-    return -excess - work - cfg.failure_penalty * failed
+    return -(error - np.log10(cfg.target_error)) - _charges(systems, failed)
+
+
+def final_reward(systems: SystemBatch, failed: np.ndarray) -> np.ndarray:
+    """Reward of the last interval: change of the energy error on a log scale, and work; (B,) float64.
+
+    R_i = -[L(e_i) - L(e_{i-1})] - cost_weight * c_i / c_ref - failure_penalty * failed_i,
+
+    with e_i = (E - E0) / |E0| at the end of interval i, L(e) = log10 clip(|e|, target_error,
+    error_ceiling), c_i and c_ref as in :func:`interval_reward`. The error terms telescope: an
+    episode's return is -log10(clip(|e_final|) / target_error) - cost_weight * total cost / c_ref -
+    penalty, the final error and the work that evaluation measures. The error an interval leaves
+    behind for good is charged; the swing of the error through a close passage, which the next
+    intervals undo, is charged and refunded. Changing the parameter during a passage locks part of
+    that swing in (the method's bounded error oscillation differs between parameters), and this
+    reward sees it. An episode past ``error_ceiling`` counts as lost: only its work is charged from
+    then on, so accuracy is spent where it still keeps the error below the ceiling.
+    """
+    return -_log_growth(systems.energy_error, systems.previous_energy_error, systems) - _charges(systems, failed)
 
 
 def accumulated_reward(systems: SystemBatch, failed: np.ndarray) -> np.ndarray:
     """Reward of the last interval: growth of the accumulated energy error, and work; (B,) float64.
 
-    R_i = -[L(S_i) - L(S_{i-1})] - cost_weight * c_i / c_ref - failure_penalty * failed_i,
-
-    with S_i = sum over intervals k <= i of |dE_k| (the accumulated error, an upper bound of the
-    final |dE/E0| that cannot shrink by cancellation), L(S) = log10 clip(S, target_error,
-    error_ceiling), c_i and c_ref as in :func:`interval_reward`. The error terms telescope: an
-    episode's return is -log10(clip(S_final) / target_error) - cost_weight * total cost / c_ref -
-    penalty, the error-cost trade-off on a log scale; an interval's error costs little once the
-    accumulated error is large. A low ``error_ceiling`` (e.g. 100 x target) makes the return a
-    robust, median-like loss: an episode past the ceiling counts as lost and only its work is
-    charged from then on, so accuracy is spent where it can still keep the error below the ceiling.
+    As :func:`final_reward` with |e_i| replaced by S_i = sum over intervals k <= i of |dE_k|, an
+    upper bound of the final error that cannot shrink by cancellation: no interval is ever paid for
+    reducing the error. S also counts the error's swings through close passages, which the final
+    error does not, so this reward overprices accuracy in eccentric orbits.
     """
-    cfg = systems.config
-    growth = _log_error(systems.accumulated_error, cfg.target_error, cfg.error_ceiling) - _log_error(
-        systems.previous_accumulated_error, cfg.target_error, cfg.error_ceiling)
-    work = cfg.cost_weight * systems.cost / systems.reference_cost
-    return -growth - work - cfg.failure_penalty * failed
+    return -_log_growth(systems.accumulated_error, systems.previous_accumulated_error, systems) - _charges(systems, failed)
 
 
 def paper_reward(systems: SystemBatch, failed: np.ndarray) -> np.ndarray:
@@ -70,4 +89,6 @@ def paper_reward(systems: SystemBatch, failed: np.ndarray) -> np.ndarray:
     return np.where(i > 1, reward, 0.0)
 
 
-REWARD_FUNCTIONS = {"interval": interval_reward, "accumulated": accumulated_reward, "paper": paper_reward}
+REWARD_FUNCTIONS = {
+    "final": final_reward, "accumulated": accumulated_reward, "interval": interval_reward, "paper": paper_reward,
+}

@@ -40,7 +40,8 @@ class SystemBatch:
         self.reference_cost = np.ones(b)  # cost of one interval at the cost reference parameter, from reset
         self.time = np.zeros(b)
         self.intervals = np.zeros(b, dtype=np.int64)
-        self.energy_error = np.zeros(b)
+        self.energy_error = np.zeros(b)  # (E - E0) / |E0| now
+        self.previous_energy_error = np.zeros(b)  # ... at the end of the interval before
         self.step_energy_error = np.zeros(b)
         self.accumulated_error = np.zeros(b)  # sum over intervals of |step_energy_error|: no cancellation
         self.previous_accumulated_error = np.zeros(b)
@@ -71,7 +72,7 @@ class SystemBatch:
         self.speed_scale[index] = np.sqrt(total_mass / radius)
         self.time[index] = 0.0
         self.intervals[index] = 0
-        self.energy_error[index] = self.step_energy_error[index] = 0.0
+        self.energy_error[index] = self.previous_energy_error[index] = self.step_energy_error[index] = 0.0
         self.accumulated_error[index] = self.previous_accumulated_error[index] = 0.0
         self.param[index] = self.config.reference_param
         self.n_steps[index] = self.n_force_evals[index] = self.episode_force_evals[index] = self.status[index] = 0
@@ -120,6 +121,7 @@ class SystemBatch:
         error = (energy[a] - self.energy0[a]) / np.abs(self.energy0[a])
         error = np.where(np.isfinite(error), error, np.inf)
         self.step_energy_error[a] = np.where(np.isfinite(error), error - self.energy_error[a], np.inf)
+        self.previous_energy_error[a] = self.energy_error[a]
         self.energy_error[a] = error
         self.previous_accumulated_error[a] = self.accumulated_error[a]
         self.accumulated_error[a] += np.abs(self.step_energy_error[a])
