@@ -133,15 +133,17 @@ def evaluation_env_kwargs(run: Run, overrides: Mapping[str, Any], integrator: st
     """The environment settings for evaluation: the registered id's, the run's, then ``overrides``.
 
     With ``integrator`` (the transfer experiment) the method changes and its own parameter range
-    applies, unless ``overrides`` set ``param_range``: action k keeps its place in the range (the
-    number of actions stays the model's).
-    Wall time is always recorded. Raises :class:`EvaluationError` for invalid settings.
+    applies, unless ``overrides`` set ``param_range``. A discrete model keeps its number of actions
+    whatever the range, so action k keeps its place in it. Wall time is always recorded. Raises
+    :class:`EvaluationError` for invalid settings.
     """
     kwargs = {**registry[run.env_id].kwargs, **run.env_kwargs, "integrator": run.integrator}
+    trained = _checked_config(kwargs)
+    if trained.action_mode == "discrete":
+        kwargs["n_actions"] = trained.n_actions
     if integrator is not None and integrator != run.integrator:
         if integrator not in integrators.METHODS:
             raise EvaluationError(f"unknown integrator {integrator!r}; choose from {', '.join(integrators.METHODS)}")
-        kwargs["n_actions"] = _checked_config(kwargs).n_actions
         kwargs.pop("param_range", None)
         kwargs["integrator"] = integrator
     kwargs.update(overrides)

@@ -377,6 +377,24 @@ def test_log_error_rewards_telescope(reward, seed, max_energy_error, error_ceili
     assert total == pytest.approx(expected, rel=1e-6, abs=1e-6)
 
 
+@pytest.mark.parametrize("reward", ["final", "accumulated", "interval"])
+def test_reset_forgets_the_previous_episode(reward):
+    """After an episode that ran up a large error, reset and one step give the same observation
+    and reward as a fresh env: no error (current, previous or accumulated) leaks across episodes."""
+    used = make_env(reward=reward)
+    used.reset(seed=1)
+    for _ in range(20):
+        used.step(CHEAP)
+    assert abs(used.unwrapped._systems.energy_error[0]) > 1e-8  # the state to be forgotten
+    used.reset(seed=2)
+    fresh = make_env(reward=reward)
+    fresh.reset(seed=2)
+    obs_used, reward_used = used.step(0)[:2]
+    obs_fresh, reward_fresh = fresh.step(0)[:2]
+    np.testing.assert_array_equal(obs_used, obs_fresh)
+    assert reward_used == reward_fresh
+
+
 def test_paper_reward_is_zero_on_the_first_step():
     env = make_env(reward="paper")
     env.reset(seed=0)
@@ -462,7 +480,7 @@ def test_near_collisions_end_cleanly(sampler, kwargs, observation):
 @pytest.mark.parametrize("action, status", [(CHEAP, "ok"), (0, "max_steps")])
 def test_step_budget_terminates(action, status):
     """The Pythagorean problem with 50 integrator steps per interval: eta = 0.1 fits (about 7 steps),
-    eta = 1e-4 (thousands of steps) runs out, which terminates with a finite observation and reward."""
+    eta = 1e-3 (hundreds of steps) runs out, which terminates with a finite observation and reward."""
     env = make_env(initial_conditions=pythagorean, max_integrator_steps=50)
     env.reset()
     obs, reward, terminated, truncated, info = env.step(action)

@@ -90,6 +90,16 @@ def test_constant_policy_reproduces_its_fixed_baseline(tmp_path):
            [{k: v for k, v in r.items() if k not in ignore} for r in fixed]
 
 
+def test_param_range_override_keeps_the_models_action_count(run_dir, tmp_path):
+    """A narrower range for a 7-action model: 7 fixed baselines spanning the new range (not the
+    3-per-decade count of the new range, which would not fit the model)."""
+    main([str(run_dir), *FAST, "--env-kwargs", "param_range:(0.002,0.05)", "--no-plots", "--no-reference",
+          "--output", str(tmp_path / "out")])
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    fixed = [m["method"] for m in summary["methods"] if m["kind"] == "fixed"]
+    assert len(fixed) == 7 and fixed[0] == "eta=0.002" and fixed[-1] == "eta=0.05"
+
+
 @pytest.mark.parametrize("integrator, default", [("leapfrog", "dt=0.001 (default)"), ("dopri5", "tol=1e-08 (default)")])
 def test_transfer_to_another_integrator(run_dir, integrator, default):
     main([str(run_dir), *FAST, "--integrator", integrator, "--no-plots", "--no-reference"])

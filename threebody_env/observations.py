@@ -113,7 +113,7 @@ def paper_observation(systems: SystemBatch, actions: ActionMap) -> np.ndarray:
 def summary_observation(systems: SystemBatch, actions: ActionMap) -> np.ndarray:
     """The default observation: the last 6 features of :func:`full_observation` (D = 6).
 
-    Time scale, accumulated, last-interval and current energy errors, last parameter and cost: no
+    Time scale, accumulated and last-interval errors, last parameter, last cost, current error: no
     positions or velocities, so the policy cannot key its choice to the orbital phase. Energy
     errors swing through every close passage, and a parameter changed mid-passage locks part of the
     swing in; policies that saw the phase switched eta along the orbit and paid for it.
