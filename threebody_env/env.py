@@ -36,10 +36,10 @@ class ThreeBodyEnv(gym.Env):
     ``observation="summary"`` (default): ``Box(-50, 50, (6,), float32)``: log10 of the shortest
     pairwise time scale over the interval, the accumulated (sum of the intervals' |dE|) and
     last-interval energy errors on a log scale, the last parameter, the log of the last interval's
-    cost relative to the reference, and the current energy error |dE/E0| on a log scale. ``"full"``: ``(6N + 6,)``, centre-of-mass
-    positions and velocities scaled to order 1 followed by the summary (see
-    :func:`~threebody_env.observations.full_observation`). ``"paper"``: the 13 values of the
-    paper (x, y / 10, vx, vy of three bodies, -log10 |dE/E0|), reading 16 at reset.
+    cost relative to the reference, and the current energy error |dE/E0| on a log scale.
+    ``"full"``: ``(6N + 6,)``, centre-of-mass positions and velocities scaled to order 1 followed
+    by the summary (see :func:`~threebody_env.observations.full_observation`). ``"paper"``: the 13
+    values of the paper (x, y / 10, vx, vy of three bodies, -log10 |dE/E0|), reading 16 at reset.
 
     ## Rewards
     Ours charge energy error in decades beyond ``target_error`` and work as

@@ -70,7 +70,8 @@ def accumulated_reward(systems: SystemBatch, failed: np.ndarray) -> np.ndarray:
     reducing the error. S also counts the error's swings through close passages, which the final
     error does not, so this reward overprices accuracy in eccentric orbits.
     """
-    return -_log_growth(systems.accumulated_error, systems.previous_accumulated_error, systems) - _charges(systems, failed)
+    growth = _log_growth(systems.accumulated_error, systems.previous_accumulated_error, systems)
+    return -growth - _charges(systems, failed)
 
 
 def paper_reward(systems: SystemBatch, failed: np.ndarray) -> np.ndarray:
