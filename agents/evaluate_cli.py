@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
 
 from agents import evaluation
 from agents.seeds import TEST_SEEDS, seeds_from
@@ -62,9 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def default_output(run: evaluation.Run, env_kwargs: dict[str, Any]) -> Path:
+def default_output(run: evaluation.Run, settings: evaluation.Settings) -> Path:
     """``<run>/evaluation``, or ``<run>/evaluation_<integrator>`` when transferred to another method."""
-    suffix = "" if env_kwargs["integrator"] == run.integrator else f"_{env_kwargs['integrator']}"
+    integrator = settings.config.integrator
+    suffix = "" if integrator == run.integrator else f"_{integrator}"
     return run.run_dir / f"evaluation{suffix}"
 
 
@@ -86,15 +86,14 @@ def run_evaluation(args: argparse.Namespace) -> evaluation.Report:
         overrides = parse_key_values(args.env_kwargs, "--env-kwargs")
     except ValueError as exc:
         raise evaluation.EvaluationError(str(exc)) from None
-    env_kwargs = evaluation.evaluation_env_kwargs(run, overrides, args.integrator)
-    evaluation.check_compatible(run, env_kwargs)
+    settings = evaluation.evaluation_settings(run, overrides, args.integrator, args.n_steps)
+    evaluation.check_compatible(run, settings)
     try:
         seeds = seeds_from(TEST_SEEDS, args.n_ics, args.seed_offset)
     except ValueError as exc:
         raise evaluation.EvaluationError(str(exc)) from None
     reference = not args.no_reference and rebound_baseline.available()
-    specs = evaluation.method_specs(run, env_kwargs, reference=reference)
-    settings = evaluation.Settings(env_kwargs, args.n_steps)
+    specs = evaluation.method_specs(run, settings, reference=reference)
     client = None
     if args.scheduler:
         from agents.distributed import connect
@@ -110,7 +109,7 @@ def run_evaluation(args: argparse.Namespace) -> evaluation.Report:
             client.close()
     report = evaluation.Report(run, settings, seeds, specs, results)
     evaluation.print_table(report)
-    output = args.output or default_output(run, env_kwargs)
+    output = args.output or default_output(run, settings)
     written = evaluation.write_outputs(report, output)
     if not args.no_plots:
         from agents import plots

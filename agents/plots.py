@@ -18,7 +18,6 @@ from matplotlib.figure import Figure
 from matplotlib import colormaps
 
 from agents.evaluation import MethodSpec, Report
-from threebody_env.config import EnvConfig
 from threebody_env.observations import ERROR_FLOOR
 from threebody_env.render import EpisodeHistory, plot_episode
 
@@ -92,7 +91,7 @@ def plot_error_cost(report: Report, path: Path) -> Path:
     handles, labels = fig.axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 7), fontsize=9, frameon=False,
                title="median of each method (small dots: single episodes)", title_fontsize=9)
-    cfg = EnvConfig(**report.settings.env_kwargs)
+    cfg = report.settings.config
     fig.suptitle(f"{report.run.algo} policy vs fixed {cfg.method.param} on {len(report.seeds)} test initial "
                  f"conditions, {report.settings.n_steps} intervals, {cfg.integrator}")
     fig.savefig(path)
@@ -106,7 +105,7 @@ def plot_time_series(report: Report, path: Path) -> Path | None:
     n = min(len(report.results[s.name].traces) for s in shown)
     if n == 0:
         return None
-    cfg = EnvConfig(**report.settings.env_kwargs)
+    cfg = report.settings.config
     fig = _figure(4.6 * n + 1, 6.5)
     axes = fig.subplots(2, n, sharex="col", squeeze=False)
     for col in range(n):
@@ -140,7 +139,7 @@ def plot_orbits(report: Report, path: Path) -> Path | None:
     history = EpisodeHistory(time=list(trace.time), pos=list(trace.pos), energy_error=list(trace.energy_error),
                              param=list(trace.param))
     fig = _figure(11, 5.5)
-    plot_episode(fig, history, EnvConfig(**report.settings.env_kwargs), trail=len(trace.time))
+    plot_episode(fig, history, report.settings.config, trail=len(trace.time))
     fig.suptitle(f"{policy.name}, test seed {trace.seed}")
     fig.tight_layout()
     fig.savefig(path)

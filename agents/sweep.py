@@ -28,11 +28,14 @@ import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from agents.seeds import TEST_SEEDS, seeds_from
+
+if TYPE_CHECKING:
+    from agents.evaluation import MethodSummary
 
 #: Columns of ``results.csv``, after the grid's own keys.
 RESULT_COLUMNS = ("status", "final_error_median", "final_error_p90", "force_evals_total", "failure_rate",
@@ -132,15 +135,14 @@ def _train_and_evaluate(spec: SweepSpec, point: Mapping[str, Any], folder: Path)
 
     run_dir = train(prepare(TrainArgs(**train_settings(spec, point), log_folder=str(folder), progress=False)))
     run = evaluation.load_run(run_dir / "model.zip")
-    env_kwargs = evaluation.evaluation_env_kwargs(run, {}, None)
-    policy = evaluation.method_specs(run, env_kwargs, reference=False)[0]
+    policy = evaluation.policy_spec(run)
     seeds = seeds_from(TEST_SEEDS, spec.n_ics)
-    result = evaluation.evaluate([policy], seeds, evaluation.Settings(env_kwargs, spec.n_steps), n_traces=0,
-                                 progress=False)[policy.name]
+    settings = evaluation.evaluation_settings(run, n_steps=spec.n_steps)
+    result = evaluation.evaluate([policy], seeds, settings, n_traces=0, progress=False)[policy.name]
     summary = evaluation.summarize(policy, result)
     return {
-        "final_error_median": summary["final_error_median"], "final_error_p90": summary["final_error_p90"],
-        "force_evals_total": summary["force_evals_total"], "failure_rate": summary["failure_rate"],
+        "final_error_median": summary.final_error.median, "final_error_p90": summary.final_error.p90,
+        "force_evals_total": summary.force_evals_total, "failure_rate": summary.failure_rate,
         "episode_return_mean": float(result.episode_return.mean()), "run_dir": str(run_dir),
     }
 
@@ -155,8 +157,8 @@ def run_sweep(spec: SweepSpec, client=None, progress: bool = True,
               on_row: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
     """Every point's row, in grid order: finished points read back, the others run.
 
-    With a Dask ``client`` each remaining point is one task (``pure=False``: training is not a
-    cacheable function of its arguments); without one they run here, one after the other.
+    With a Dask ``client`` each remaining point is one task of :func:`agents.distributed.map_on_dask`;
+    without one they run here, one after the other.
     """
     from tqdm.auto import tqdm
 
@@ -165,31 +167,31 @@ def run_sweep(spec: SweepSpec, client=None, progress: bool = True,
     todo = [i for i, row in enumerate(rows) if row is None]
     with tqdm(total=len(points), initial=len(points) - len(todo), desc="sweep", unit="point",
               disable=not progress) as bar:
+        def finish(i: int, row: dict[str, Any]) -> None:
+            rows[i] = row
+            bar.update()
+            if on_row is not None:
+                on_row(row)
+
         if client is None:
             for i in todo:
-                rows[i] = run_point(spec, points[i])
-                bar.update()
-                if on_row is not None:
-                    on_row(rows[i])
+                finish(i, run_point(spec, points[i]))
         else:
-            from dask.distributed import as_completed
+            from agents.distributed import TaskFailure, map_on_dask
 
-            futures = {client.submit(run_point, spec, points[i], pure=False): i for i in todo}
-            for future in as_completed(futures):
-                i = futures[future]
-                try:
-                    rows[i] = future.result()
-                except Exception as exc:  # the worker itself died: still a reported failure
-                    rows[i] = {**points[i], "status": "failed", "error": f"{type(exc).__name__}: {exc}"}
-                bar.update()
-                if on_row is not None:
-                    on_row(rows[i])
+            def done(k: int, outcome: dict[str, Any] | TaskFailure) -> None:
+                if isinstance(outcome, TaskFailure):  # the worker itself died: still a reported failure
+                    error = outcome.error
+                    outcome = {**points[todo[k]], "status": "failed", "error": f"{type(error).__name__}: {error}"}
+                finish(todo[k], outcome)
+
+            map_on_dask(client, run_point, [(spec, points[i]) for i in todo], on_done=done, fail_fast=False)
     return rows
 
 
 def write_results(spec: SweepSpec, rows: Sequence[Mapping[str, Any]]) -> Path:
     """``<output>/results.csv``: one row per point, grid keys first."""
-    from agents.evaluation import write_csv
+    from agents.evaluation.report import write_csv
 
     path = spec.output / "results.csv"
     spec.output.mkdir(parents=True, exist_ok=True)
@@ -197,20 +199,19 @@ def write_results(spec: SweepSpec, rows: Sequence[Mapping[str, Any]]) -> Path:
     return path
 
 
-def fixed_action_reference(spec: SweepSpec) -> list[dict[str, Any]]:
+def fixed_action_reference(spec: SweepSpec) -> list[MethodSummary]:
     """Every fixed action of the sweep's environment on the same test initial conditions (for the plot)."""
     from agents import evaluation
     from agents.training import resolve_env_kwargs
 
-    env_kwargs = {**resolve_env_kwargs(spec.train.get("env", "ThreeBody-v0"), spec.train.get("env_kwargs", {})),
-                  "record_wall_time": True}
-    baselines = [s for s in evaluation.baseline_specs(env_kwargs, reference=False) if s.kind == "fixed"]
-    settings = evaluation.Settings(env_kwargs, spec.n_steps)
+    env_kwargs = resolve_env_kwargs(spec.train.get("env", "ThreeBody-v0"), spec.train.get("env_kwargs", {}))
+    settings = evaluation.Settings(evaluation.checked_config({**env_kwargs, "record_wall_time": True}), spec.n_steps)
+    baselines = [s for s in evaluation.baseline_specs(settings.config, reference=False) if s.kind == "fixed"]
     results = evaluation.evaluate(baselines, seeds_from(TEST_SEEDS, spec.n_ics), settings, n_traces=0, progress=False)
     return [evaluation.summarize(s, results[s.name]) for s in baselines]
 
 
-def plot_sweep(spec: SweepSpec, rows: Sequence[Mapping[str, Any]], fixed: Sequence[Mapping[str, Any]]) -> Path:
+def plot_sweep(spec: SweepSpec, rows: Sequence[Mapping[str, Any]], fixed: Sequence[MethodSummary]) -> Path:
     """``<output>/sweep.png``: each finished point's median final |dE/E0| against its total force
     evaluations, labelled by its settings, over the fixed actions' curve."""
     from matplotlib.figure import Figure
@@ -218,7 +219,7 @@ def plot_sweep(spec: SweepSpec, rows: Sequence[Mapping[str, Any]], fixed: Sequen
     fig = Figure(figsize=(8, 5.5), dpi=110)
     ax = fig.add_subplot()
     if fixed:
-        ax.plot([f["force_evals_total"] for f in fixed], [f["final_error_median"] for f in fixed], "o-",
+        ax.plot([f.force_evals_total for f in fixed], [f.final_error.median for f in fixed], "o-",
                 color="grey", ms=4, lw=1, label="fixed actions")
     done = [r for r in rows if r.get("status") == "done"]
     for row in done:

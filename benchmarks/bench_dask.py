@@ -31,9 +31,8 @@ def main() -> None:
     args = parser.parse_args()
 
     run = evaluation.load_run(args.run)
-    env_kwargs = evaluation.evaluation_env_kwargs(run, {}, None)
-    specs = [s for s in evaluation.method_specs(run, env_kwargs, reference=False) if s.kind in ("policy", "default")]
-    settings = evaluation.Settings(env_kwargs, args.n_steps)
+    settings = evaluation.evaluation_settings(run, n_steps=args.n_steps)
+    specs = [s for s in evaluation.method_specs(run, settings, reference=False) if s.kind in ("policy", "default")]
     seeds = seeds_from(TEST_SEEDS, args.n_ics)
 
     def timed(client=None) -> tuple[float, dict]:

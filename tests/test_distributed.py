@@ -14,10 +14,12 @@ import pytest
 import yaml
 
 from agents import evaluation, sweep
-from agents.distributed import connect, run_chunks_on_dask
+from agents.distributed import connect
+from agents.evaluation import run_chunks_on_dask
 from agents.evaluate_cli import main as evaluate_main
 from agents.seeds import TEST_SEEDS, seeds_from
 from agents.training import TrainArgs, prepare, train
+from threebody_env.config import EnvConfig
 
 
 @pytest.fixture(scope="module")
@@ -59,9 +61,8 @@ def test_local_cluster_reproduces_the_local_evaluation_table(client, trained_run
 def test_model_travels_as_bytes(client, trained_run, tmp_path):
     """A policy spec shipped with its model's bytes runs where the file does not exist."""
     run = evaluation.load_run(trained_run)
-    env_kwargs = evaluation.evaluation_env_kwargs(run, {}, None)
-    policy = evaluation.method_specs(run, env_kwargs, reference=False)[0]
-    settings = evaluation.Settings(env_kwargs, 20)
+    settings = evaluation.evaluation_settings(run, n_steps=20)
+    policy = evaluation.method_specs(run, settings, reference=False)[0]
     seeds = seeds_from(TEST_SEEDS, 6)
     expected = evaluation.run_chunk(policy, seeds, settings)
     moved = policy.with_model_data()
@@ -75,7 +76,7 @@ def test_model_travels_as_bytes(client, trained_run, tmp_path):
 def test_a_failing_task_is_reported_with_its_seeds(client):
     """A chunk that raises on a worker surfaces as RuntimeError naming the method and seed range."""
     bad = evaluation.MethodSpec("broken policy", "policy", model_path="/nonexistent/model.zip", algo="dqn")
-    settings = evaluation.Settings({"record_wall_time": True}, 5)
+    settings = evaluation.Settings(EnvConfig(), 5)
     seeds = seeds_from(TEST_SEEDS, 3)
     with pytest.raises(RuntimeError, match=r"broken policy on seeds 2000000\.\.2000002 failed"):
         run_chunks_on_dask(client, [(bad, seeds, settings, 0)])

@@ -1,0 +1,158 @@
+"""Stage 1 of an evaluation: read a run folder and fix the settings every method is evaluated in.
+
+:func:`load_run` reads a run folder (or a model file and the ``args.yml`` beside it) into a
+:class:`Run`; :func:`evaluation_settings` turns it, the user's overrides and an optional transfer
+integrator into :class:`Settings` (a validated :class:`~threebody_env.config.EnvConfig` and the
+number of intervals per episode), the one object every later stage receives.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+from gymnasium import spaces
+from gymnasium.envs.registration import registry
+
+import integrators
+from agents.algorithms import ALGOS
+from threebody_env import ThreeBodyVectorEnv
+from threebody_env.config import EnvConfig
+
+
+class EvaluationError(ValueError):
+    """A problem with the user's input (missing run, incompatible model, bad option): one-line message."""
+
+
+@dataclass(frozen=True)
+class Run:
+    """A trained model and how it was trained: ``args.yml`` of its run folder."""
+
+    model_path: Path
+    run_dir: Path
+    algo: str
+    env_id: str
+    env_kwargs: dict[str, Any]
+    seed: int | None
+
+    @property
+    def integrator(self) -> str:
+        """The method the model was trained on."""
+        return {**registry[self.env_id].kwargs, **self.env_kwargs}.get("integrator", EnvConfig.integrator)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything besides the method and the seeds that fixes an episode's outcome: the environment
+    (``config``) and the number of intervals per episode (``n_steps``)."""
+
+    config: EnvConfig
+    n_steps: int = 300
+
+    @property
+    def env_kwargs(self) -> dict[str, Any]:
+        """``config`` as keyword arguments of the environments (every init field, explicit)."""
+        return {f.name: getattr(self.config, f.name) for f in fields(self.config) if f.init}
+
+
+def load_run(path: str | Path) -> Run:
+    """Read a run folder (``best_model.zip`` preferred over ``model.zip``) or a model file."""
+    path = Path(path)
+    if path.is_dir():
+        candidates = [path / "best_model.zip", path / "model.zip"]
+        model_path = next((p for p in candidates if p.is_file()), None)
+        if model_path is None:
+            raise EvaluationError(f"{path} holds neither best_model.zip nor model.zip")
+    elif path.is_file():
+        model_path = path
+    else:
+        raise EvaluationError(f"no run folder or model file at {path}")
+    run_dir = model_path.parent
+    args_file = run_dir / "args.yml"
+    if not args_file.is_file():
+        raise EvaluationError(f"{args_file} is missing: it says which algorithm and environment trained the model")
+    try:
+        args = yaml.safe_load(args_file.read_text())
+    except yaml.YAMLError as exc:
+        raise EvaluationError(f"{args_file} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    if not isinstance(args, dict) or "algo" not in args or "env" not in args:
+        raise EvaluationError(f"{args_file} must be a mapping with at least 'algo' and 'env'")
+    if args["algo"] not in ALGOS:
+        raise EvaluationError(f"{args_file}: unknown algo {args['algo']!r}; known: {sorted(ALGOS)}")
+    if args["env"] not in registry:
+        raise EvaluationError(f"{args_file}: unknown environment {args['env']!r}")
+    env_kwargs = args.get("env_kwargs") or {}
+    if not isinstance(env_kwargs, dict):
+        raise EvaluationError(f"{args_file}: env_kwargs must be a mapping, got {env_kwargs!r}")
+    return Run(model_path, run_dir, args["algo"], args["env"], dict(env_kwargs), args.get("seed"))
+
+
+def evaluation_settings(run: Run, overrides: Mapping[str, Any] | None = None, integrator: str | None = None,
+                        n_steps: int = 300) -> Settings:
+    """The settings for evaluation: the registered id's environment, the run's, then ``overrides``.
+
+    With ``integrator`` (the transfer experiment) the method changes and its own parameter range
+    applies, unless ``overrides`` set ``param_range``. A discrete model keeps its number of actions
+    whatever the range, so action k keeps its place in it. Wall time is always recorded. Raises
+    :class:`EvaluationError` for invalid settings.
+    """
+    kwargs = {**registry[run.env_id].kwargs, **run.env_kwargs, "integrator": run.integrator}
+    trained = checked_config(kwargs)
+    if trained.action_mode == "discrete":
+        kwargs["n_actions"] = trained.n_actions
+    if integrator is not None and integrator != run.integrator:
+        if integrator not in integrators.METHODS:
+            raise EvaluationError(f"unknown integrator {integrator!r}; choose from {', '.join(integrators.METHODS)}")
+        kwargs.pop("param_range", None)
+        kwargs["integrator"] = integrator
+    kwargs.update(overrides or {})
+    kwargs["record_wall_time"] = True
+    return Settings(checked_config(kwargs), n_steps)
+
+
+def checked_config(kwargs: Mapping[str, Any]) -> EnvConfig:
+    """``EnvConfig(**kwargs)``, or :class:`EvaluationError` saying why the settings are invalid."""
+    try:
+        return EnvConfig(**kwargs)
+    except (TypeError, ValueError) as exc:
+        raise EvaluationError(f"invalid environment settings: {exc}") from None
+
+
+def check_compatible(run: Run, settings: Settings) -> None:
+    """Raise :class:`EvaluationError` unless the model's spaces equal the environment's."""
+    model = load_model(run.algo, str(run.model_path))
+    env = ThreeBodyVectorEnv(num_envs=1, **settings.env_kwargs)
+    pairs = (("observation", model.observation_space, env.single_observation_space),
+             ("action", model.action_space, env.single_action_space))
+    for what, theirs, ours in pairs:
+        if not _same_space(theirs, ours):
+            raise EvaluationError(f"model {run.model_path} is incompatible with the environment: its {what} "
+                                  f"space is {theirs}, the environment's is {ours}")
+
+
+def _same_space(a: spaces.Space, b: spaces.Space) -> bool:
+    if isinstance(a, spaces.Discrete) and isinstance(b, spaces.Discrete):
+        return a.n == b.n
+    if isinstance(a, spaces.Box) and isinstance(b, spaces.Box):
+        return a.shape == b.shape
+    return False
+
+
+@functools.lru_cache(maxsize=4)
+def load_model(algo: str, model_path: str):
+    """The SB3 model on CPU, loaded once per process (chunks of one run share it)."""
+    try:
+        return ALGOS[algo].load(model_path, device="cpu")
+    except Exception as exc:  # a corrupt or foreign zip: say which file, not SB3's internals
+        raise EvaluationError(f"cannot load {model_path} as a {algo} model: {exc}") from None
+
+
+@functools.lru_cache(maxsize=4)
+def load_model_data(algo: str, data: bytes):
+    """The SB3 model from the bytes of its .zip, loaded once per process (bytes hash by content)."""
+    return ALGOS[algo].load(io.BytesIO(data), device="cpu")

@@ -1,0 +1,100 @@
+"""Stage 3 of an evaluation: run every method on every initial condition, here or on Dask.
+
+The unit of work is :func:`run_chunk`, one method on one chunk of seeds: a pure function of spec,
+seeds and :class:`~agents.evaluation.runs.Settings` (apart from wall time), so the scheduler that
+runs it (this process, a background process for REBOUND, or Dask tasks through
+:func:`agents.distributed.map_on_dask`) never changes the results.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from agents.baselines import FixedActionPolicy
+from agents.evaluation.methods import MethodSpec
+from agents.evaluation.runs import Settings, load_model, load_model_data
+from agents.rollout import RolloutResult, rollout
+
+#: With ``background_reference`` and at least this many initial conditions, the reference
+#: (single-threaded REBOUND) runs in a separate process while the Numba baselines run.
+BACKGROUND_MIN_SEEDS = 32
+
+
+def run_chunk(spec: MethodSpec, seeds: Sequence[int], settings: Settings, n_traces: int = 0) -> RolloutResult:
+    """One episode of ``spec`` from each seed's initial condition; traces of the first ``n_traces``."""
+    if spec.kind == "reference":
+        from agents.rebound_baseline import rollout_ias15
+
+        return rollout_ias15(seeds, env_kwargs=settings.env_kwargs, n_steps=settings.n_steps,
+                             name=spec.name, n_traces=n_traces)
+    if spec.kind == "policy" and spec.model_data is not None:
+        policy = load_model_data(spec.algo, spec.model_data)
+    elif spec.kind == "policy":
+        policy = load_model(spec.algo, spec.model_path)  # rollout asks SB3's predict for deterministic actions
+    else:
+        policy = FixedActionPolicy(spec.action, spec.name, spec.action_mode)
+    return rollout(policy, seeds, env_kwargs=settings.env_kwargs, n_steps=settings.n_steps, name=spec.name,
+                   n_traces=n_traces, batch_size=max(len(seeds), 1))
+
+
+def run_chunks_on_dask(client, tasks: Sequence[tuple[MethodSpec, Sequence[int], Settings, int]],
+                       on_done: Callable[[], Any] | None = None) -> list[RolloutResult]:
+    """:func:`run_chunk` for each ``(spec, seeds, settings, n_traces)`` as Dask tasks; results in
+    task order. A failed task cancels the rest and raises ``RuntimeError`` naming its method and seeds."""
+    from agents.distributed import TaskError, map_on_dask
+
+    try:
+        return map_on_dask(client, run_chunk, tasks, on_done=None if on_done is None else lambda k, r: on_done())
+    except TaskError as exc:
+        spec, seeds = tasks[exc.failure.index][0], tasks[exc.failure.index][1]
+        raise RuntimeError(f"{spec.name} on seeds {seeds[0]}..{seeds[-1]} failed on the cluster: "
+                           f"{exc.failure.error!r}") from exc.failure.error
+
+
+def evaluate(specs: Sequence[MethodSpec], seeds: Sequence[int], settings: Settings, *, batch_size: int = 1024,
+             n_traces: int = 3, progress: bool = True, background_reference: bool = False,
+             client=None) -> dict[str, RolloutResult]:
+    """Run every method on the same ``seeds`` in chunks of ``batch_size``; results keyed by name.
+
+    A progress bar (stderr) counts methods x chunks. The first ``n_traces`` episodes are traced.
+    ``background_reference`` spawns a worker process for REBOUND (the caller's main module must be
+    import-safe, ``if __name__ == "__main__"``). With a Dask ``client`` every (method, chunk) is a
+    task on its workers. Scheduling never changes results, only wall time.
+    """
+    from concurrent.futures import ProcessPoolExecutor
+    from contextlib import nullcontext
+    from multiprocessing import get_context
+
+    from tqdm.auto import tqdm
+
+    chunks = [list(seeds[i : i + batch_size]) for i in range(0, len(seeds), batch_size)]
+    traced = [max(0, min(n_traces - k * batch_size, len(chunk))) for k, chunk in enumerate(chunks)]
+    if client is not None:
+        tasks = [(spec.with_model_data(), chunk, settings, n) for spec in specs for chunk, n in zip(chunks, traced)]
+        with tqdm(total=len(tasks), desc="evaluating on Dask", unit="chunk", disable=not progress) as bar:
+            done = run_chunks_on_dask(client, tasks, on_done=bar.update)
+        per_spec = len(chunks)
+        return {s.name: RolloutResult.concatenate(done[k * per_spec : (k + 1) * per_spec]) for k, s in enumerate(specs)}
+    background = [s for s in specs if s.kind == "reference" and background_reference
+                  and len(seeds) >= BACKGROUND_MIN_SEEDS]
+    pool = ProcessPoolExecutor(1, mp_context=get_context("spawn")) if background else nullcontext()
+    parts: dict[str, list[RolloutResult]] = {}
+    with tqdm(total=len(specs) * len(chunks), desc="evaluating", unit="chunk", disable=not progress) as bar, pool:
+        futures = {s.name: [pool.submit(run_chunk, s, c, settings, t) for c, t in zip(chunks, traced)]
+                   for s in background}
+        for spec in specs:
+            if spec.name in futures:
+                continue
+            bar.set_postfix_str(spec.name)
+            parts[spec.name] = []
+            for chunk, n in zip(chunks, traced):
+                parts[spec.name].append(run_chunk(spec, chunk, settings, n))
+                bar.update()
+        for name, pending in futures.items():
+            bar.set_postfix_str(name)
+            parts[name] = []
+            for future in pending:
+                parts[name].append(future.result())
+                bar.update()
+    return {s.name: RolloutResult.concatenate(parts[s.name]) for s in specs}
