@@ -29,6 +29,16 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (0.0 < value < float("inf")):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number > 0")
+    return value
+
+
 def _int(text: str) -> int:
     try:
         return int(text)
@@ -49,6 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--env-kwargs", nargs="+", default=[], metavar="KEY:VALUE",
                         help="environment settings over the run's (values are Python literals)")
     parser.add_argument("--output", type=Path, help="folder for the results (default <run folder>/evaluation)")
+    parser.add_argument("--force", action="store_true",
+                        help="replace the results an earlier evaluation left in the output folder")
+    parser.add_argument("--tolerance", type=_positive_float, default=evaluation.DEFAULT_TOLERANCE,
+                        help="final |dE/E0| counted as a miss in the fraction of runs above tolerance")
     parser.add_argument("--seed-offset", type=_non_negative_int, default=0, help="first test seed used, 0-based")
     parser.add_argument("--batch-size", type=_positive_int, default=1024,
                         help="initial conditions integrated together (>= 100 keeps both cores busy)")
@@ -94,6 +108,8 @@ def run_evaluation(args: argparse.Namespace) -> evaluation.Report:
         raise evaluation.EvaluationError(str(exc)) from None
     reference = not args.no_reference and rebound_baseline.available()
     specs = evaluation.method_specs(run, settings, reference=reference)
+    output = args.output or default_output(run, settings)
+    evaluation.prepare_output(output, force=args.force)  # the inputs are sound: check (or clear) before the work
     client = None
     if args.scheduler:
         from agents.distributed import connect
@@ -107,9 +123,8 @@ def run_evaluation(args: argparse.Namespace) -> evaluation.Report:
     finally:
         if client is not None:
             client.close()
-    report = evaluation.Report(run, settings, seeds, specs, results)
+    report = evaluation.Report(run, settings, seeds, specs, results, tolerance=args.tolerance)
     evaluation.print_table(report)
-    output = args.output or default_output(run, settings)
     written = evaluation.write_outputs(report, output)
     if not args.no_plots:
         from agents import plots

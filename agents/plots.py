@@ -1,7 +1,8 @@
 """The evaluation's figures (PNG, matplotlib's Agg canvas, no display needed).
 
 - ``error_cost.png``: final |dE/E0| against cost, one point per episode and method, each
-  method's median as a large marker, marginal histograms; force evaluations left, wall time right.
+  method's median as a large marker and its 90th-percentile error as a hollow one above it,
+  marginal histograms; force evaluations left, wall time right.
 - ``time_series.png``: |dE/E0| and the chosen parameter against time for the traced episodes,
   the policy beside the method's default (and IAS15's error when present).
 - ``orbits.png``: the orbits of the policy's first traced episode.
@@ -64,9 +65,13 @@ def _error_cost_panel(fig: Figure, cell, report: Report, styles: dict[str, dict]
         policy = spec.kind == "policy"
         ax.scatter(x, y, s=14 if policy else 8, color=style["color"], marker="o", alpha=0.55 if policy else 0.3,
                    linewidths=0, zorder=3 if policy else 2)
-        ax.scatter(np.median(x), np.median(y), s=320 if policy else 110, color=style["color"], marker=style["marker"],
+        median_x, median_y, p90_y = np.median(x), np.median(y), np.percentile(y, 90)
+        ax.plot([median_x, median_x], [median_y, p90_y], color=style["color"], lw=2.0 if policy else 1.0, zorder=4)
+        ax.scatter(median_x, median_y, s=320 if policy else 110, color=style["color"], marker=style["marker"],
                    edgecolors="white" if style["kind"] == "default" else "black", linewidths=1.0, zorder=5,
                    label=spec.name)
+        ax.scatter(median_x, p90_y, s=200 if policy else 70, facecolors="none", edgecolors=style["color"],
+                   marker=style["marker"], linewidths=1.8 if policy else 1.2, zorder=5)
         top.hist(x, bins=cost_bins, histtype="step", color=style["color"], lw=2.2 if policy else 1.0)
         right.hist(y, bins=error_bins, histtype="step", color=style["color"], lw=2.2 if policy else 1.0,
                    orientation="horizontal")
@@ -86,11 +91,13 @@ def plot_error_cost(report: Report, path: Path) -> Path:
     styles = method_styles(report.specs)
     fig = _figure(15, 7.5)
     outer = fig.add_gridspec(1, 2, wspace=0.22, left=0.06, right=0.98, top=0.9, bottom=0.22)
-    _error_cost_panel(fig, outer[0], report, styles, lambda r: r.force_evals.astype(float), "force evaluations per episode")
+    _error_cost_panel(fig, outer[0], report, styles, lambda r: r.force_evals.astype(float),
+                      "force evaluations per episode")
     _error_cost_panel(fig, outer[1], report, styles, lambda r: r.wall_time, "integrator wall time per episode [s]")
     handles, labels = fig.axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 7), fontsize=9, frameon=False,
-               title="median of each method (small dots: single episodes)", title_fontsize=9)
+               title="each method's median (filled) and 90th percentile (hollow, joined by a line) of the error "
+                     "at its median cost; small dots: single episodes", title_fontsize=9)
     cfg = report.settings.config
     fig.suptitle(f"{report.run.algo} policy vs fixed {cfg.method.param} on {len(report.seeds)} test initial "
                  f"conditions, {report.settings.n_steps} intervals, {cfg.integrator}")

@@ -40,7 +40,9 @@ class RolloutResult:
     """Per-episode outcomes of one policy, each a (E,) array in the order of ``seeds``.
 
     ``end`` says why the episode ended: "time_limit", or a failure: "energy_limit",
-    "max_steps", "non_finite".
+    "max_steps", "non_finite". ``deployed_wall_time`` is the episode's time run as deployed (one
+    system at a time, one decision per interval: observation, decision and integration), in
+    seconds; NaN where it was not measured (the batched rollouts here do not).
     """
 
     name: str
@@ -54,7 +56,12 @@ class RolloutResult:
     episode_return: np.ndarray
     end: np.ndarray
     mean_log_param: np.ndarray
+    deployed_wall_time: np.ndarray | None = None  # seconds; None becomes NaN for every episode
     traces: list[EpisodeTrace] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.deployed_wall_time is None:
+            self.deployed_wall_time = np.full(self.seeds.shape, np.nan)
 
     @property
     def failed(self) -> np.ndarray:

@@ -141,7 +141,7 @@ def _train_and_evaluate(spec: SweepSpec, point: Mapping[str, Any], folder: Path)
     result = evaluation.evaluate([policy], seeds, settings, n_traces=0, progress=False)[policy.name]
     summary = evaluation.summarize(policy, result)
     return {
-        "final_error_median": summary.final_error.median, "final_error_p90": summary.final_error.p90,
+        "final_error_median": summary.final_error.median.value, "final_error_p90": summary.final_error.p90.value,
         "force_evals_total": summary.force_evals_total, "failure_rate": summary.failure_rate,
         "episode_return_mean": float(result.episode_return.mean()), "run_dir": str(run_dir),
     }
@@ -219,7 +219,7 @@ def plot_sweep(spec: SweepSpec, rows: Sequence[Mapping[str, Any]], fixed: Sequen
     fig = Figure(figsize=(8, 5.5), dpi=110)
     ax = fig.add_subplot()
     if fixed:
-        ax.plot([f.force_evals_total for f in fixed], [f.final_error.median for f in fixed], "o-",
+        ax.plot([f.force_evals_total for f in fixed], [f.final_error.median.value for f in fixed], "o-",
                 color="grey", ms=4, lw=1, label="fixed actions")
     done = [r for r in rows if r.get("status") == "done"]
     for row in done:
