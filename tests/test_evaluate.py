@@ -7,13 +7,14 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import yaml
 from stable_baselines3 import DQN
 
 import threebody_env.sb3
-from agents import rebound_baseline
+from agents import evaluation, rebound_baseline
 from agents.evaluate_cli import main
 from agents.evaluation import compare_with_fixed
 
@@ -78,6 +79,74 @@ def test_files_and_every_baseline_in_the_table(evaluated):
     assert {int(r["seed"]) for r in episodes} == {2_000_000, 2_000_001, 2_000_002}
 
 
+STATISTICS = ("median", "p90", "max", "fraction_above_tolerance", "mean_log10")
+
+
+def test_summary_statistics_and_verdict_agree_with_the_episodes(evaluated):
+    """summary.json's statistics recomputed from episodes.csv (3 episodes: the median is the middle
+    one), every bootstrap interval around its estimate, and a force-eval verdict on every statistic."""
+    folder, printed = evaluated
+    summary = json.loads((folder / "summary.json").read_text())
+    episodes = read_csv(folder / "episodes.csv")
+    for method in summary["methods"]:
+        errors = sorted(float(r["abs_final_energy_error"]) for r in episodes if r["method"] == method["method"])
+        assert method["final_error_median"] == errors[1] and method["final_error_max"] == errors[2]
+        assert method["final_error_p90"] == pytest.approx(errors[1] + 0.8 * (errors[2] - errors[1]), rel=1e-12)
+        assert method["final_error_fraction_above_tolerance"] == sum(e > 1e-8 for e in errors) / 3
+        logs = np.log10(np.clip(errors, 1e-16, 1.0))
+        assert method["final_error_mean_log10"] == pytest.approx(logs.mean(), rel=1e-12)
+        for name in STATISTICS:
+            column = f"final_error_{name}"
+            assert method[f"{column}_low"] <= method[column] <= method[f"{column}_high"], (method["method"], name)
+    verdict = summary["comparison"]["force_evals"]
+    policy = next(m for m in summary["methods"] if m["kind"] == "policy")
+    assert set(verdict["statistics"]) == set(STATISTICS) and verdict["tolerance"] == 1e-8
+    for name, stat in verdict["statistics"].items():
+        assert stat["position"] in ("below", "on", "above", "outside"), name
+        assert stat["policy"]["value"] == policy[f"final_error_{name}"]
+    assert summary["comparison"]["deployed_wall_time"] is None  # the batched run does not measure it
+    assert summary["statistics"]["log_error_floor"] == 1e-16 and summary["statistics"]["bootstrap"]["seed"] >= 0
+    assert "Verdict at equal force evaluations" in printed and "No verdict at equal deployed wall time" in printed
+    assert all(r["deployed_wall_time"] == "nan" for r in episodes)
+
+
+def test_existing_results_need_force_and_force_clears_them(run_dir, tmp_path, capsys):
+    out = tmp_path / "out"
+    main([str(run_dir), *FAST, "--no-plots", "--no-reference", "--output", str(out)])
+    (out / "orbits.png").write_bytes(b"a figure left by an earlier run")
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(run_dir), *FAST, "--no-plots", "--no-reference", "--output", str(out)])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "already holds results" in err and "--force" in err
+    assert len(err.strip().splitlines()) == 1
+    main([str(run_dir), *FAST, "--no-plots", "--no-reference", "--output", str(out), "--force", "--tolerance", "1e-30"])
+    assert not (out / "orbits.png").exists()
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["statistics"]["tolerance"] == 1e-30
+    assert all(m["final_error_fraction_above_tolerance"] == 1.0 for m in summary["methods"])
+
+
+@pytest.mark.parametrize("case", ["is a file", "not writable", "already holds results"])
+def test_bad_output_is_refused_before_any_work(case, run_dir, tmp_path, monkeypatch, capsys):
+    def no_work(*args, **kwargs):
+        raise AssertionError("the evaluation ran before the output was checked")
+
+    monkeypatch.setattr(evaluation, "evaluate", no_work)
+    a_file = tmp_path / "a_file"
+    a_file.write_text("")
+    used = tmp_path / "used"
+    used.mkdir()
+    (used / "summary.json").write_text("{}")
+    options = {"is a file": ["--output", str(a_file)],
+               "not writable": ["--output", "/proc/threebody_rl_evaluation"],  # no file can be made in /proc
+               "already holds results": ["--output", str(used)]}[case]
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(run_dir), *FAST, *options])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert case in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
 def test_constant_policy_reproduces_its_fixed_baseline(tmp_path):
     run = make_run(tmp_path / "run", constant_action=3)
     main([str(run), *FAST, "--no-plots", "--no-reference", "--output", str(tmp_path / "out")])
@@ -140,11 +209,13 @@ def _bad_inputs(tmp_path: Path, run_dir: Path) -> dict[str, list[str]]:
         "invalid environment settings": [str(run_dir), "--env-kwargs", "interval:-1"],
         "must be an integer >= 1": [str(run_dir), "--n-ics", "0"],
         "do not fit": [str(run_dir), "--n-ics", "5", "--seed-offset", "999999"],
+        "must be a finite number > 0": [str(run_dir), "--tolerance", "-1"],
     }
 
 
 @pytest.mark.parametrize("case", ["no run folder or model file", "args.yml is missing", "incompatible", "unknown integrator",
-                                  "invalid environment settings", "must be an integer >= 1", "do not fit"])
+                                  "invalid environment settings", "must be an integer >= 1", "do not fit",
+                                  "must be a finite number > 0"])
 def test_bad_inputs_exit_2_with_one_line(case, tmp_path, run_dir, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main([*_bad_inputs(tmp_path, run_dir)[case], "--no-progress"])

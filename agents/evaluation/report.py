@@ -91,7 +91,8 @@ def prepare_output(output: Path, *, force: bool = False) -> None:
         with tempfile.TemporaryFile(dir=existing):
             pass
     except OSError as exc:
-        raise EvaluationError(f"--output {output} is not writable: {exc.strerror or exc}") from None
+        raise EvaluationError(f"--output {output} is not writable: creating a file in {existing} fails "
+                              f"({exc.strerror or exc})") from None
     old = [output / name for name in OUTPUT_FILES if (output / name).exists()]
     if old and not force:
         raise EvaluationError(f"--output {output} already holds results ({', '.join(p.name for p in old)}); "
