@@ -46,7 +46,8 @@ def connect(scheduler: str, n_workers: int | None = None, timeout: float = CONNE
     try:
         identity = asyncio.run(asyncio.wait_for(_identify(scheduler), timeout))
     except (asyncio.TimeoutError, TimeoutError):
-        raise SystemExit(f"error: the Dask scheduler at {scheduler!r} did not answer within {timeout:g} s") from None
+        raise SystemExit(f"error: no Dask scheduler answered at {scheduler!r} within {timeout:g} s (nothing "
+                         f"listening, unreachable, or another kind of service)") from None
     except (MemoryError, OverflowError, EOFError) as exc:  # a garbage frame length, a closed stream
         raise SystemExit(f"error: {scheduler!r} answered, but not in Dask's protocol ({type(exc).__name__}): "
                          f"is it a Dask scheduler's address?") from None

@@ -7,7 +7,11 @@ allowed to differ between a local and a distributed run.
 from __future__ import annotations
 
 import csv
+import http.server
 import json
+import socket
+import socketserver
+import threading
 
 import numpy as np
 import pytest
@@ -120,3 +124,61 @@ def test_bad_sweep_files_are_rejected(tmp_path, content, message):
     path.write_text(yaml.safe_dump(content))
     with pytest.raises(ValueError, match=message):
         sweep.SweepSpec.load(path)
+
+
+class _ChattyHandler(socketserver.BaseRequestHandler):
+    """A service that greets every connection with bytes that are not Dask's, then hangs up."""
+
+    def handle(self) -> None:
+        self.request.sendall(b"SSH-2.0-OpenSSH_9.6 not a dask scheduler\r\n" * 64)
+
+
+def _serve(server: socketserver.BaseServer):
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"tcp://127.0.0.1:{server.server_address[1]}"
+
+
+@pytest.fixture
+def http_address():
+    """An HTTP server on loopback: a Dask dashboard port given by mistake (it waits for a request)."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    yield _serve(server)
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def chatty_address():
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _ChattyHandler)
+    yield _serve(server)
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def closed_address():
+    """A loopback port nobody listens on (the stand-in for an unroutable host: nothing answers)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"tcp://127.0.0.1:{port}"
+
+
+@pytest.mark.parametrize("target", ["http_address", "chatty_address", "closed_address", "not-an-address",
+                                    "tcp://", "tcp://127.0.0.1:notaport"])
+def test_connect_fails_in_bounded_time_with_one_line_naming_the_address(target, request):
+    """The reliability sweep's hang: --scheduler pointed at a non-Dask service, a garbage string or
+    an address where nothing answers ends in one line naming it (here within a 2 s timeout)."""
+    address = request.getfixturevalue(target) if target.endswith("_address") else target
+    with pytest.raises(SystemExit) as exit_info:
+        connect(address, timeout=2.0)
+    message = str(exit_info.value.code)
+    assert message.startswith("error: ") and repr(address) in message and "\n" not in message
+
+
+def test_evaluate_with_a_bad_scheduler_exits_with_its_message(trained_run, tmp_path):
+    with pytest.raises(SystemExit) as exit_info:
+        evaluate_main([str(trained_run), "--n-ics", "2", "--n-steps", "3", "--no-reference", "--no-plots",
+                       "--no-progress", "--output", str(tmp_path / "out"), "--scheduler", "foo"])
+    assert "'foo'" in str(exit_info.value.code) and "Dask scheduler" in str(exit_info.value.code)
