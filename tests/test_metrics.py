@@ -12,7 +12,7 @@ import pytest
 
 from agents.evaluation import (Estimate, MethodSpec, episode_rows, error_statistics, interpolate_front, summarize,
                                verdict)
-from agents.evaluation.metrics import bootstrap_indices, episode_errors, position, ratio
+from agents.evaluation.metrics import bootstrap_blocks, episode_errors, position, ratio
 from agents.rollout import RolloutResult
 
 
@@ -62,7 +62,7 @@ def test_bootstrap_interval_by_hand_from_given_resamples():
     """Three explicit resamples: all copies of episode 0, all of episode 3, and a permutation."""
     errors = np.array([1e-12, 1e-10, 1e-9, 1e-7, 1e-16])
     indices = np.array([[0] * 5, [3] * 5, [1, 2, 3, 4, 0]])
-    stats = error_statistics(errors, tolerance=1e-8, indices=indices)
+    stats = error_statistics(errors, tolerance=1e-8, indices=[indices[:2], indices[2:]])  # two blocks
     # resampled medians 1e-12, 1e-7, 1e-10; sorted, the 2.5th percentile lies 5 % of the way from
     # the first to the second, the 97.5th 95 % of the way from the second to the third
     assert stats.median.low == pytest.approx(1e-12 + 0.05 * (1e-10 - 1e-12), rel=1e-12)
@@ -77,7 +77,9 @@ def test_bootstrap_is_reproducible_and_contains_the_point_estimate():
     errors = 10.0 ** rng.uniform(-14, -6, size=40)
     a, b = error_statistics(errors), error_statistics(errors)
     assert a == b  # seeded: the same intervals every time
-    assert bootstrap_indices(40).shape == (4000, 40)
+    blocks = list(bootstrap_blocks(40, resamples=1000, max_elements=12_000))  # 300 resamples per block
+    assert [b.shape for b in blocks] == [(300, 40)] * 3 + [(100, 40)]
+    assert all(np.array_equal(x, y) for x, y in zip(blocks, bootstrap_blocks(40, resamples=1000, max_elements=12_000)))
     for name in ("median", "p90", "max", "fraction_above_tolerance", "mean_log10"):
         e = a.get(name)
         assert e.low <= e.value <= e.high, name

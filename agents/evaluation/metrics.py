@@ -32,7 +32,7 @@ above, and "on" when the interval contains it.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Literal
 
@@ -103,11 +103,17 @@ def episode_errors(result: RolloutResult) -> np.ndarray:
     return np.where(np.isfinite(errors), errors, np.inf)
 
 
-def bootstrap_indices(n: int, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED) -> np.ndarray:
-    """(resamples, n) indices of initial conditions drawn with replacement; reproducible from ``seed``."""
+def bootstrap_blocks(n: int, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED,
+                     max_elements: int = 2_000_000) -> Iterator[np.ndarray]:
+    """Indices of ``resamples`` bootstrap samples of ``n`` initial conditions drawn with replacement,
+    in blocks of (at most ``max_elements`` / n, n) to bound memory. Depends only on its arguments:
+    every method of an evaluation gets the same resamples (they ran on the same initial conditions)."""
     if n < 1:
         raise ValueError(f"bootstrap needs at least one episode, got n={n}")
-    return np.random.default_rng(seed).integers(0, n, size=(resamples, n))
+    rng = np.random.default_rng(seed)
+    block = max(1, min(resamples, max_elements // n))
+    for start in range(0, resamples, block):
+        yield rng.integers(0, n, size=(min(block, resamples - start), n))
 
 
 _HUGE = np.finfo(float).max
@@ -116,7 +122,10 @@ _HUGE = np.finfo(float).max
 def _percentile(values: np.ndarray, q: Sequence[float], axis: int = -1) -> np.ndarray:
     """``np.percentile`` (linear) that reads ``inf`` as a value above all others: interpolating
     towards ``inf`` gives ``inf`` (NumPy gives NaN when the weight is exactly 0 or both are inf)."""
-    result = np.percentile(np.where(np.isinf(values), _HUGE, values), q, axis=axis)
+    infinite = np.isinf(values)
+    if not infinite.any():
+        return np.percentile(values, q, axis=axis)
+    result = np.percentile(np.where(infinite, _HUGE, values), q, axis=axis)
     return np.where(result > 1e300, np.inf, result)
 
 
@@ -129,15 +138,14 @@ def _statistics(errors: np.ndarray, tolerance: float) -> dict[str, np.ndarray]:
 
 
 def error_statistics(errors: np.ndarray, tolerance: float = DEFAULT_TOLERANCE,
-                     indices: np.ndarray | None = None) -> ErrorStatistics:
+                     indices: Iterable[np.ndarray] | None = None) -> ErrorStatistics:
     """The statistics of ``errors`` (E,) (from :func:`episode_errors`) with bootstrap intervals over
-    the rows of ``indices`` (default :func:`bootstrap_indices` of E), vectorised over resamples."""
+    resamples given as blocks of index rows, ``indices`` (default :func:`bootstrap_blocks` of E);
+    vectorised over the resamples of a block."""
     errors = np.asarray(errors, dtype=float)
-    if indices is None:
-        indices = bootstrap_indices(errors.size)
     point = _statistics(errors, tolerance)
-    block = max(1, 2_000_000 // max(errors.size, 1))  # resamples per block: bounded memory for large E
-    parts = [_statistics(errors[indices[k : k + block]], tolerance) for k in range(0, len(indices), block)]
+    blocks = bootstrap_blocks(errors.size) if indices is None else indices
+    parts = [_statistics(errors[block], tolerance) for block in blocks]
     tail = 100 * (1 - CONFIDENCE) / 2
     estimates = {}
     for name in STATISTICS:
@@ -188,14 +196,13 @@ def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix: value}
 
 
-def summarize(spec: MethodSpec, result: RolloutResult, tolerance: float = DEFAULT_TOLERANCE,
-              indices: np.ndarray | None = None) -> MethodSummary:
-    """Aggregate one method's episodes into a :class:`MethodSummary` (bootstrap over ``indices``)."""
+def summarize(spec: MethodSpec, result: RolloutResult, tolerance: float = DEFAULT_TOLERANCE) -> MethodSummary:
+    """Aggregate one method's episodes into a :class:`MethodSummary`."""
     ends, counts = np.unique(result.end[result.failed], return_counts=True)
     deployed = result.deployed_wall_time
     return MethodSummary(
         method=spec.name, kind=spec.kind, episodes=int(result.seeds.size),
-        final_error=error_statistics(episode_errors(result), tolerance, indices),
+        final_error=error_statistics(episode_errors(result), tolerance),
         max_error=Percentiles.of(result.max_energy_error),
         force_evals_total=int(result.force_evals.sum()), force_evals=Percentiles.of(result.force_evals.astype(float)),
         integrator_steps_total=int(result.integrator_steps.sum()),

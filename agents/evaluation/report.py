@@ -21,7 +21,6 @@ from typing import Any
 from agents.evaluation.methods import KINDS, MethodSpec
 from agents.evaluation.metrics import (BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, CONFIDENCE, COST_AXES, DEFAULT_TOLERANCE,
                                        Estimate, LOG_ERROR_CEILING, LOG_ERROR_FLOOR, MethodSummary, Verdict,
-                                       bootstrap_indices,
                                        summarize, verdict)
 from agents.evaluation.runs import EvaluationError, Run, Settings
 from agents.rollout import RolloutResult
@@ -120,8 +119,7 @@ class Report:
     verdicts: dict[str, Verdict] = field(init=False)
 
     def __post_init__(self) -> None:
-        indices = bootstrap_indices(len(self.seeds))  # the same resamples for every method: paired by seed
-        self.summaries = [summarize(s, self.results[s.name], self.tolerance, indices) for s in self.specs]
+        self.summaries = [summarize(s, self.results[s.name], self.tolerance) for s in self.specs]
         found = {axis: verdict(self.summaries, axis, self.tolerance) for axis in COST_AXES}
         self.verdicts = {axis: v for axis, v in found.items() if v is not None}
 
