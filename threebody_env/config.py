@@ -62,7 +62,8 @@ class EnvConfig:
         method = integrators.METHODS[self.integrator]
         object.__setattr__(self, "method", method)
         if self.initial_condition_kwargs is not None and not isinstance(self.initial_condition_kwargs, Mapping):
-            raise ValueError(f"initial_condition_kwargs={self.initial_condition_kwargs!r} must be a mapping of knob: value")
+            raise ValueError(f"initial_condition_kwargs={self.initial_condition_kwargs!r} must be a mapping "
+                             f"of knob: value")
         sampler = resolve_sampler(self.initial_conditions, self.n_bodies, self.initial_condition_kwargs)
         object.__setattr__(self, "sampler", sampler)
         if self.interval is None:

@@ -336,9 +336,10 @@ class Hierarchical:
             ratio = self.semi_major_axes[p] / self.semi_major_axes[k]
             if ratio <= limit:
                 raise ValueError(
-                    f"hierarchical system is unstable by Mardling & Aarseth (2001): orbit {p} (a={self.semi_major_axes[p]}, "
-                    f"e={self.eccentricities[p]}) around orbit {k} (a={self.semi_major_axes[k]}) has a_out/a_in={ratio:.3g} "
-                    f"<= {limit:.3g}; widen it or pass allow_unstable=True")
+                    f"hierarchical system is unstable by Mardling & Aarseth (2001): orbit {p} "
+                    f"(a={self.semi_major_axes[p]}, e={self.eccentricities[p]}) around orbit {k} "
+                    f"(a={self.semi_major_axes[k]}) has a_out/a_in={ratio:.3g} <= {limit:.3g}; "
+                    f"widen it or pass allow_unstable=True")
 
     @property
     def interval(self) -> float:
@@ -368,6 +369,27 @@ class Hierarchical:
             pos[outer] += m_in / (m_in + m_out) * r
             vel[outer] += m_in / (m_in + m_out) * v
         return to_center_of_mass(pos, vel, mass)
+
+
+def planet_semi_major_axes(masses: tuple[float, ...], hill_spacing: float | None,
+                           period_ratio: float | None) -> tuple[float, ...]:
+    """Semi-major axes of planets of ``masses`` (star masses) from a_0 = 1, spaced by ``hill_spacing`` mutual
+    Hill radii (default 10) or by ``period_ratio``; ValueError if both are given or the spacing is impossible."""
+    if hill_spacing is not None and period_ratio is not None:
+        raise ValueError(f"give hill_spacing={hill_spacing!r} or period_ratio={period_ratio!r}, not both")
+    if period_ratio is not None:
+        ratio = _real("period_ratio", period_ratio, lambda x: x > 1.0, "> 1")
+        return tuple(ratio ** (2.0 * j / 3.0) for j in range(len(masses)))
+    spacing = _real("hill_spacing", 10.0 if hill_spacing is None else hill_spacing, lambda x: x > 0.0,
+                    "> 0 (mutual Hill radii)")
+    a = [1.0]
+    for m_inner, m_outer in zip(masses[:-1], masses[1:]):
+        half_gap = 0.5 * spacing * ((m_inner + m_outer) / 3.0) ** (1.0 / 3.0)  # (a' - a) / (a' + a)
+        if half_gap >= 1.0:
+            raise ValueError(f"hill_spacing={spacing!r} mutual Hill radii cannot be reached with planet masses "
+                             f"{m_inner} and {m_outer}: choose it below {spacing / half_gap:.3g}")
+        a.append(a[-1] * (1.0 + half_gap) / (1.0 - half_gap))
+    return tuple(a)
 
 
 @dataclass(frozen=True)
@@ -413,28 +435,15 @@ class Planetary:
             k = 3 if one_mass or not hasattr(self.planet_masses, "__len__") else len(self.planet_masses)
         masses = _reals("planet_masses", (self.planet_masses,) * k if one_mass else self.planet_masses, k,
                         lambda m: m > 0.0, "> 0 (star masses)")
-        if self.hill_spacing is not None and self.period_ratio is not None:
-            raise ValueError(f"give hill_spacing={self.hill_spacing!r} or period_ratio={self.period_ratio!r}, not both")
-        a = [1.0]
-        if self.period_ratio is not None:
-            ratio = _real("period_ratio", self.period_ratio, lambda x: x > 1.0, "> 1")
-            a += [ratio ** (2.0 * j / 3.0) for j in range(1, k)]
-        else:
-            spacing = _real("hill_spacing", 10.0 if self.hill_spacing is None else self.hill_spacing,
-                            lambda x: x > 0.0, "> 0 (mutual Hill radii)")
-            for j in range(k - 1):
-                half_gap = 0.5 * spacing * ((masses[j] + masses[j + 1]) / 3.0) ** (1.0 / 3.0)
-                if half_gap >= 1.0:
-                    raise ValueError(f"hill_spacing={spacing!r} mutual Hill radii cannot be reached with planet masses "
-                                     f"{masses[j]} and {masses[j + 1]}: choose it below {2.0 / (half_gap / spacing):.3g}")
-                a.append(a[-1] * (1.0 + half_gap) / (1.0 - half_gap))
+        a = planet_semi_major_axes(masses, self.hill_spacing, self.period_ratio)
         _real("max_eccentricity", self.max_eccentricity, lambda x: 0.0 <= x < 1.0, "in [0, 1)")
         _real("max_inclination", self.max_inclination, lambda x: 0.0 <= x <= 180.0, "in [0, 180] degrees")
         if perturbed:
             _real("perturber_mass", self.perturber_mass, lambda m: m > 0.0, "> 0 (star masses)")
             _real("perturber_eccentricity", self.perturber_eccentricity, lambda x: 0.0 <= x < 1.0,
                   "in [0, 1): e >= 1 is an unbound orbit")
-            _real("perturber_inclination", self.perturber_inclination, lambda x: 0.0 <= x <= 180.0, "in [0, 180] degrees")
+            _real("perturber_inclination", self.perturber_inclination, lambda x: 0.0 <= x <= 180.0,
+                  "in [0, 180] degrees")
             if self.perturber_semi_major_axis is None:
                 object.__setattr__(self, "perturber_semi_major_axis", 4.0 * a[-1])
             _real("perturber_semi_major_axis", self.perturber_semi_major_axis, lambda x: x > 0.0, "> 0")

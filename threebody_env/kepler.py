@@ -24,7 +24,9 @@ class Elements(NamedTuple):
 
 def rotation(node: float, inc: float, peri: float) -> np.ndarray:
     """R_z(node) R_x(inc) R_z(peri), (3, 3): the orbital plane's frame (x to pericentre) in the reference frame."""
-    cn, sn, ci, si, cp, sp = math.cos(node), math.sin(node), math.cos(inc), math.sin(inc), math.cos(peri), math.sin(peri)
+    cn, sn = math.cos(node), math.sin(node)
+    ci, si = math.cos(inc), math.sin(inc)
+    cp, sp = math.cos(peri), math.sin(peri)
     r_node = np.array([[cn, -sn, 0.0], [sn, cn, 0.0], [0.0, 0.0, 1.0]])
     r_inc = np.array([[1.0, 0.0, 0.0], [0.0, ci, -si], [0.0, si, ci]])
     r_peri = np.array([[cp, -sp, 0.0], [sp, cp, 0.0], [0.0, 0.0, 1.0]])
