@@ -110,13 +110,14 @@ def measure(n: int, total_pairs: float, repeats: int, batch_size: int) -> dict[s
     }
 
 
-def level_off(sizes: list[int], values: list[float], tolerance: float = 0.15) -> int:
-    """The smallest N from which the cost per pair stays within ``tolerance`` of its value at the largest N."""
-    final = values[-1]
+def level_off(sizes: list[int], values: list[float], tolerance: float = 0.2) -> tuple[int, float]:
+    """(N, plateau): the plateau is the median cost per pair over the three largest N, and N the smallest size
+    from which every cost stays within ``tolerance`` of it (a single noisy sample cannot move the plateau)."""
+    plateau = statistics.median(values[-3:])
     for i, n in enumerate(sizes):
-        if all(abs(v / final - 1.0) <= tolerance for v in values[i:]):
-            return n
-    return sizes[-1]
+        if all(abs(v / plateau - 1.0) <= tolerance for v in values[i:]):
+            return n, plateau
+    return sizes[-1], plateau
 
 
 def main() -> None:
@@ -141,8 +142,9 @@ def main() -> None:
     columns = list(rows[args.sizes[0]])
     for name in columns:
         values = [rows[n][name] for n in args.sizes]
-        print(f"{name}: levels off (within 15 % of N = {args.sizes[-1]}) from N = {level_off(args.sizes, values)}; "
-              f"N = {args.sizes[0]} costs {values[0] / values[-1]:.1f}x per pair")
+        n_flat, plateau = level_off(args.sizes, values)
+        print(f"{name}: plateau {plateau:.1f} ns per pair, reached (within 20 %) from N = {n_flat}; "
+              f"N = {args.sizes[0]} costs {values[0] / plateau:.1f}x per pair")
     if args.figure:
         import matplotlib
 
@@ -153,7 +155,7 @@ def main() -> None:
         for name in columns:
             ax.loglog(args.sizes, [rows[n][name] for n in args.sizes], "o-", label=name)
         ax.set_xlabel("N bodies")
-        ax.set_ylabel("ns per pair interaction")
+        ax.set_ylabel("CPU ns per pair interaction")
         ax.legend()
         fig.tight_layout()
         fig.savefig(args.figure, dpi=120)
