@@ -121,6 +121,11 @@ def _reals(name: str, values: object, length: int, ok: Callable[[float], bool], 
     return tuple(_real(f"{name}[{i}]", v, ok, requirement) for i, v in enumerate(values))
 
 
+def _or(value: object, default: object) -> object:
+    """``value``, or ``default`` when it is None."""
+    return default if value is None else value
+
+
 def _body_count(value: object, minimum: int = 2) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ValueError(f"n_bodies={value!r} must be an integer >= {minimum}")
@@ -212,6 +217,7 @@ class Plummer:
 
     @property
     def interval(self) -> float:
+        """The natural environment interval: 1/8 crossing time."""
         return CROSSING_TIME / 8.0
 
     def __call__(self, rng: np.random.Generator) -> InitialCondition:
@@ -311,11 +317,11 @@ class Hierarchical:
         if self.n_bodies is not None and _body_count(self.n_bodies) != n:
             raise ValueError(f"n_bodies={self.n_bodies!r} does not match layout={layout!r}, which has {n} bodies")
         default_a, default_e = _HIERARCHY_DEFAULTS[layout]
-        masses = _reals("masses", self.masses or (1.0,) * n, n, lambda m: m > 0.0, "> 0")
-        a = _reals("semi_major_axes", self.semi_major_axes or default_a, k, lambda x: x > 0.0, "> 0")
-        e = _reals("eccentricities", self.eccentricities or default_e, k, lambda x: 0.0 <= x < 1.0,
+        masses = _reals("masses", _or(self.masses, (1.0,) * n), n, lambda m: m > 0.0, "> 0")
+        a = _reals("semi_major_axes", _or(self.semi_major_axes, default_a), k, lambda x: x > 0.0, "> 0")
+        e = _reals("eccentricities", _or(self.eccentricities, default_e), k, lambda x: 0.0 <= x < 1.0,
                    "in [0, 1): e >= 1 is an unbound orbit")
-        inc = _reals("inclinations", self.inclinations or (0.0,) * (k - 1), k - 1, lambda x: 0.0 <= x <= 180.0,
+        inc = _reals("inclinations", _or(self.inclinations, (0.0,) * (k - 1)), k - 1, lambda x: 0.0 <= x <= 180.0,
                      "in [0, 180] degrees")
         for name, value in (("layout", layout), ("n_bodies", n), ("masses", tuple(m / sum(masses) for m in masses)),
                             ("semi_major_axes", a), ("eccentricities", e), ("inclinations", inc),
@@ -343,6 +349,7 @@ class Hierarchical:
 
     @property
     def interval(self) -> float:
+        """The natural environment interval: the shortest orbital period."""
         mass, orbits = np.array(self.masses), LAYOUTS[self.layout]
         return min(orbital_period(a, mass[list(inner + outer)].sum())
                    for a, (inner, outer) in zip(self.semi_major_axes, orbits))
@@ -453,6 +460,7 @@ class Planetary:
 
     @property
     def interval(self) -> float:
+        """The natural environment interval: the innermost planet's period."""
         return orbital_period(1.0, 1.0 + self.planet_masses[0])
 
     def __call__(self, rng: np.random.Generator) -> InitialCondition:
@@ -501,8 +509,8 @@ def resolve_sampler(initial_conditions: str | Sampler, n_bodies: int | None = No
         allowed = [f.name for f in fields(family) if f.init and f.name != "n_bodies"]
         unknown = sorted(set(knobs) - set(allowed))
         if unknown:
-            raise ValueError(f"initial_conditions={initial_conditions!r} has no knob {unknown[0]!r}; "
-                             f"its knobs are n_bodies and {allowed}")
+            raise ValueError(f"initial_conditions={initial_conditions!r} has no knob {unknown[0]!r}; its knobs are "
+                             f"{allowed} (n_bodies is a setting of its own)")
         return family(**knobs) if n_bodies is None else family(n_bodies=n_bodies, **knobs)
     if knobs:
         raise ValueError(f"initial_condition_kwargs={knobs!r}: only the families {sorted(FAMILIES)} take knobs, "

@@ -73,7 +73,7 @@ def elements_from_state(r: np.ndarray, v: np.ndarray, mu: float) -> Elements:
     e_vector = np.cross(v, h) / mu - r / distance
     h_norm = float(np.linalg.norm(h))
     inc = math.acos(max(-1.0, min(1.0, h[2] / h_norm))) if h_norm > 0.0 else 0.0
-    return Elements(-mu / (2.0 * energy), float(np.linalg.norm(e_vector)), inc)
+    return Elements(float(-mu / (2.0 * energy)), float(np.linalg.norm(e_vector)), inc)
 
 
 def orbital_period(a: float, mu: float) -> float:
