@@ -9,16 +9,32 @@ Importing the package registers the ids below, so both
   intervals, 100 intervals per episode) with our action range ([1e-3, 1e-1]), observation and
   reward (see :class:`ThreeBodyEnv`).
 - ``ThreeBodyContinuous-v0``: the same with a continuous action over the log of ``eta``.
+
+Both take N-body systems too: ``gymnasium.make("ThreeBody-v0", initial_conditions="plummer",
+n_bodies=16)`` (families "plummer", "hierarchical", "planetary"; see
+:mod:`threebody_env.initial_conditions`).
 """
 
 from gymnasium.envs.registration import register, registry
 
 from threebody_env.config import EnvConfig
 from threebody_env.env import ThreeBodyEnv
-from threebody_env.initial_conditions import SAMPLERS, figure_eight, paper_triple, pythagorean
+from threebody_env.initial_conditions import (
+    FAMILIES,
+    SAMPLERS,
+    Hierarchical,
+    Planetary,
+    Plummer,
+    figure_eight,
+    paper_triple,
+    pythagorean,
+)
 from threebody_env.vector_env import ThreeBodyVectorEnv
 
-__all__ = ["EnvConfig", "ThreeBodyEnv", "ThreeBodyVectorEnv", "SAMPLERS", "figure_eight", "paper_triple", "pythagorean"]
+__all__ = [
+    "EnvConfig", "ThreeBodyEnv", "ThreeBodyVectorEnv", "SAMPLERS", "FAMILIES", "Plummer", "Hierarchical", "Planetary",
+    "figure_eight", "paper_triple", "pythagorean",
+]
 
 TRAINING_EPISODE_STEPS = 100  # the paper's training episodes
 EVALUATION_EPISODE_STEPS = 300  # the paper's evaluation episodes

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 import integrators
-from threebody_env.initial_conditions import PAPER_INTERVAL, Sampler, resolve_sampler
+from threebody_env.initial_conditions import Sampler, natural_interval, resolve_sampler
 
 ACTION_MODES = ("discrete", "continuous")
 OBSERVATIONS = ("summary", "full", "paper")
@@ -20,7 +22,13 @@ COSTS = ("force_evals", "wall_time")
 class EnvConfig:
     """Every setting of a :class:`~threebody_env.ThreeBodyEnv`; invalid values raise ``ValueError``.
 
-    Times are in N-body units (G = 1); ``interval`` defaults to the paper's 0.1 yr.
+    Times are in N-body units (G = 1). ``initial_conditions`` names a preset or a family of
+    :mod:`threebody_env.initial_conditions` (or is a callable ``rng -> (pos, vel, mass)``);
+    ``n_bodies`` (None: the family's default) and ``initial_condition_kwargs`` (the family's
+    knobs, e.g. ``{"mass_function": "kroupa"}``) configure a family, and are checked here.
+    ``interval`` defaults to the family's natural interval (the paper's 0.1 yr for the three-body
+    presets and callables; 1/8 crossing time for "plummer"; the shortest orbital period for
+    "hierarchical"; the innermost planet's period for "planetary").
     ``record_wall_time=False`` reports ``info["wall_time"]`` as 0.0: wall time is the one
     non-deterministic output, and Gymnasium's checker wants info to repeat exactly for a seed.
     """
@@ -29,8 +37,10 @@ class EnvConfig:
     action_mode: str = "discrete"
     n_actions: int | None = None  # None: 3 per decade of param_range, the paper's spacing
     param_range: tuple[float, float] | None = None
-    interval: float = PAPER_INTERVAL
+    interval: float | None = None  # None: the initial conditions' natural interval
     initial_conditions: str | Sampler = "paper"
+    n_bodies: int | None = None  # None: the family's default (3 for the presets)
+    initial_condition_kwargs: Mapping[str, Any] | None = None  # the family's knobs
     observation: str = "summary"
     reward: str = "final"
     cost: str = "force_evals"
@@ -51,7 +61,13 @@ class EnvConfig:
             raise ValueError(f"integrator={self.integrator!r} is unknown; choose from {list(integrators.METHODS)}")
         method = integrators.METHODS[self.integrator]
         object.__setattr__(self, "method", method)
-        object.__setattr__(self, "sampler", resolve_sampler(self.initial_conditions))
+        if self.initial_condition_kwargs is not None and not isinstance(self.initial_condition_kwargs, Mapping):
+            raise ValueError(f"initial_condition_kwargs={self.initial_condition_kwargs!r} must be a mapping "
+                             f"of knob: value")
+        sampler = resolve_sampler(self.initial_conditions, self.n_bodies, self.initial_condition_kwargs)
+        object.__setattr__(self, "sampler", sampler)
+        if self.interval is None:
+            object.__setattr__(self, "interval", natural_interval(sampler))
         _choice("action_mode", self.action_mode, ACTION_MODES)
         _choice("observation", self.observation, OBSERVATIONS)
         _choice("reward", self.reward, REWARDS)

@@ -55,9 +55,11 @@ class ThreeBodyEnv(gym.Env):
     See :mod:`threebody_env.rewards`.
 
     ## Starting State
-    ``initial_conditions`` ("paper", "pythagorean", "figure_eight" or a callable ``rng -> (pos,
-    vel, mass)``) sampled with ``self.np_random``; or ``reset(options={"initial_condition": (pos,
-    vel, mass)})``, used as is.
+    ``initial_conditions`` ("paper", "pythagorean", "figure_eight"; the N-body families "plummer",
+    "hierarchical" and "planetary" with ``n_bodies`` and ``initial_condition_kwargs``; or a
+    callable ``rng -> (pos, vel, mass)``) sampled with ``self.np_random``; or
+    ``reset(options={"initial_condition": (pos, vel, mass)})``, used as is. Observations "summary"
+    and "full" and every reward work for any N >= 2; "paper" needs N = 3.
 
     ## Episode End
     Terminated when |dE/E0| exceeds ``max_energy_error`` (0.1), the state becomes non-finite, or
@@ -132,6 +134,6 @@ class ThreeBodyEnv(gym.Env):
 
 
 def probe_body_count(config: EnvConfig) -> int:
-    """Number of bodies the sampler produces (drawn once with a throwaway generator)."""
-    pos, _, _ = validate_initial_condition(config.sampler(np.random.default_rng(0)))
+    """Number of bodies the sampler produces (drawn once with a throwaway generator), checked against ``n_bodies``."""
+    pos, _, _ = validate_initial_condition(config.sampler(np.random.default_rng(0)), config.n_bodies)
     return pos.shape[0]

@@ -30,7 +30,8 @@ class EpisodeHistory:
 
 
 def plot_episode(fig, history: EpisodeHistory, config: EnvConfig, *, trail: int = 200) -> None:
-    """Draw ``history`` on ``fig``: orbits (left), |dE/E0| and the parameter against time (right).
+    """Draw ``history`` on ``fig``: orbits of its N bodies projected on xy (left), |dE/E0| and the
+    parameter against time (right).
 
     ``trail`` is how many past interval ends each body's trail shows. The parameter panel shows
     the value applied during each interval, the first point being the reference parameter.
@@ -42,9 +43,11 @@ def plot_episode(fig, history: EpisodeHistory, config: EnvConfig, *, trail: int 
     ax_param = fig.add_subplot(grid[1, 1], sharex=ax_error)
 
     pos = np.asarray(history.pos)  # (T, N, 3)
-    for body in range(pos.shape[1]):
-        line, = ax_orbit.plot(pos[-trail:, body, 0], pos[-trail:, body, 1], lw=1.0, alpha=0.7)
-        ax_orbit.plot(pos[-1, body, 0], pos[-1, body, 1], "o", color=line.get_color(), ms=6)
+    colors = body_colors(pos.shape[1])
+    small = pos.shape[1] > 10  # thinner trails and dots, so a cluster stays legible
+    for body, color in enumerate(colors):
+        ax_orbit.plot(pos[-trail:, body, 0], pos[-trail:, body, 1], color=color, lw=0.6 if small else 1.0, alpha=0.7)
+        ax_orbit.plot(pos[-1, body, 0], pos[-1, body, 1], "o", color=color, ms=3 if small else 6)
     ax_orbit.set_aspect("equal", adjustable="datalim")
     ax_orbit.set_xlabel("x [N-body units]")
     ax_orbit.set_ylabel("y [N-body units]")
@@ -61,6 +64,15 @@ def plot_episode(fig, history: EpisodeHistory, config: EnvConfig, *, trail: int 
     ax_param.set_ylabel(config.method.param)
     ax_param.set_xlabel("time [N-body units]")
     fig.tight_layout()
+
+
+def body_colors(n_bodies: int) -> np.ndarray:
+    """One RGBA colour per body, (N, 4): matplotlib's ten distinct colours, or a continuous map for more bodies."""
+    from matplotlib import colormaps
+
+    if n_bodies <= 10:
+        return colormaps["tab10"](np.arange(n_bodies))
+    return colormaps["turbo"](np.linspace(0.05, 0.95, n_bodies))
 
 
 class EpisodeRenderer:
