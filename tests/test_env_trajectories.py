@@ -1,0 +1,27 @@
+"""The single environment reproduces trajectories recorded before its speed-up, bit for bit.
+
+The recording (``tests/data/env_trajectories.npz``, see :mod:`tests.trajectories`) pins results
+that depend on the platform's floating-point library (NumPy's vectorised log10, libm's arcsinh);
+on another NumPy version the test is skipped, and ``test_vector_env.py`` still checks the single
+env against the batched one, which shares no per-step Python code with it.
+"""
+
+import numpy as np
+import pytest
+
+from tests.trajectories import CONFIGS, DATA, record
+
+
+@pytest.fixture(scope="module")
+def recorded():
+    data = np.load(DATA)
+    if str(data["numpy_version"]) != np.__version__:
+        pytest.skip(f"recorded with NumPy {data['numpy_version']}, running {np.__version__}")
+    return data
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_trajectory_is_bitwise_the_recorded_one(recorded, name):
+    """Observations, rewards, flags and infos (wall time aside) equal the recording exactly."""
+    for key, value in record(name).items():
+        np.testing.assert_array_equal(value, recorded[key], err_msg=key, strict=True)
