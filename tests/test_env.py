@@ -1,6 +1,6 @@
 """The single environment ``ThreeBodyEnv``: API contract, physics bookkeeping, rewards, robustness.
 
-Most tests build the raw env with ``record_wall_time=False`` so that info is deterministic; the
+Wall time is off by default (``record_wall_time``), so info is deterministic; the
 oracle for the dynamics is ``integrators.evolve`` run independently on the same initial condition.
 """
 
@@ -65,13 +65,26 @@ def test_gymnasium_and_sb3_checkers_pass(action_mode, observation, reward):
     sb3_check_env(make_env(**kwargs), warn=True)
 
 
-def test_wall_time_is_reported_by_default():
-    """Wall time (the one non-deterministic info value) is positive and finite unless disabled."""
+@pytest.mark.parametrize("env_id", ["ThreeBody-v0", "ThreeBodyContinuous-v0"])
+def test_checkers_pass_on_the_registered_defaults(env_id):
+    """Both checkers accept each registered id exactly as ``gymnasium.make`` builds it, no arguments."""
+    gym_check_env(gymnasium.make(env_id).unwrapped, skip_render_check=True)
+    sb3_check_env(gymnasium.make(env_id).unwrapped, warn=True)
+
+
+def test_wall_time_is_zero_by_default_and_reported_on_request():
+    """Wall time (the one non-deterministic info value) reads 0.0 by default; with
+    ``record_wall_time=True`` or ``cost="wall_time"`` it is positive and finite."""
     env = ThreeBodyEnv()
     env.reset(seed=0)
-    for action in (0, CHEAP):
-        info = env.step(action)[-1]
-        assert math.isfinite(info["wall_time"]) and info["wall_time"] > 0
+    assert env.step(CHEAP)[-1]["wall_time"] == 0.0
+    for kwargs in ({"record_wall_time": True}, {"cost": "wall_time"}):
+        env = ThreeBodyEnv(**kwargs)
+        assert env.config.record_wall_time is True
+        env.reset(seed=0)
+        for action in (0, CHEAP):
+            info = env.step(action)[-1]
+            assert math.isfinite(info["wall_time"]) and info["wall_time"] > 0
 
 
 def test_make_in_a_fresh_interpreter():
@@ -126,7 +139,7 @@ def test_seeded_determinism(action_mode):
     actions = random_actions(make_env(action_mode=action_mode), 0, 20)
     traces = []
     for seed in (11, 11, 12):
-        env = ThreeBodyEnv(action_mode=action_mode)  # wall time on: it is the only field allowed to differ
+        env = ThreeBodyEnv(action_mode=action_mode, record_wall_time=True)  # the only field allowed to differ
         traces.append(rollout(env, seed, actions))
     same, other = traces[1], traces[2]
     assert len(traces[0]) == len(same)
@@ -538,6 +551,7 @@ def test_every_integrator_runs_in_the_env(integrator, action_mode):
         ({"render_mode": "ansi"}, "render_mode='ansi'"),
         ({"initial_conditions": "nope"}, "initial_conditions='nope'"),
         ({"cost": "wall_time", "record_wall_time": False}, "record_wall_time"),
+        ({"record_wall_time": "no"}, "record_wall_time='no'"),
         ({"reward": "paper", "param_range": (0.1, 2.0)}, "param_range"),
         ({"reward": "paper", "max_energy_error": 1.0}, "max_energy_error=1.0"),
     ],

@@ -21,8 +21,9 @@ class EnvConfig:
     """Every setting of a :class:`~threebody_env.ThreeBodyEnv`; invalid values raise ``ValueError``.
 
     Times are in N-body units (G = 1); ``interval`` defaults to the paper's 0.1 yr.
-    ``record_wall_time=False`` reports ``info["wall_time"]`` as 0.0: wall time is the one
+    ``info["wall_time"]`` reads 0.0 unless ``record_wall_time`` is true: wall time is the one
     non-deterministic output, and Gymnasium's checker wants info to repeat exactly for a seed.
+    ``record_wall_time=None`` (default) records it only for ``cost="wall_time"``, which needs it.
     """
 
     integrator: str = "hermite"
@@ -41,7 +42,7 @@ class EnvConfig:
     failure_penalty: float = 20.0
     paper_weights: tuple[float, float] = (3000.0, 4.0)
     softening: float = 0.0
-    record_wall_time: bool = True
+    record_wall_time: bool | None = None  # None: only when cost="wall_time"
     max_integrator_steps: int = 500_000
     method: integrators.MethodInfo = field(init=False, repr=False)
     sampler: Sampler = field(init=False, repr=False)
@@ -71,8 +72,13 @@ class EnvConfig:
             raise ValueError(f"max_integrator_steps={self.max_integrator_steps!r} must be an integer >= 1")
         if not self.target_error < self.error_ceiling:
             raise ValueError(f"error_ceiling={self.error_ceiling!r} must exceed target_error={self.target_error!r}")
+        if self.record_wall_time is None:
+            object.__setattr__(self, "record_wall_time", self.cost == "wall_time")
+        if not isinstance(self.record_wall_time, (bool, np.bool_)):
+            raise ValueError(f"record_wall_time={self.record_wall_time!r} must be True, False or None")
         if self.cost == "wall_time" and not self.record_wall_time:
-            raise ValueError("cost='wall_time' needs record_wall_time=True")
+            raise ValueError("cost='wall_time' charges the measured wall time, so it needs record_wall_time=True "
+                             "(or None, the default)")
         if self.reward == "paper" and hi >= 1.0:
             raise ValueError(f"reward='paper' divides by |log10 param|, so param_range=({lo}, {hi}) must stay below 1")
         if self.reward == "paper" and self.max_energy_error >= 1.0:

@@ -67,7 +67,7 @@ class ThreeBodyEnv(gym.Env):
 
     ## Info
     ``energy_error`` (cumulative, signed), ``step_energy_error``, ``n_force_evals``, ``n_steps``,
-    ``wall_time`` (s), ``param`` (the value applied), ``time`` (N-body units), ``status`` ("ok",
+    ``wall_time`` (s; 0.0 unless ``record_wall_time``), ``param`` (the value applied), ``time`` (N-body units), ``status`` ("ok",
     "max_steps" or "non_finite"), all of the last interval.
 
     ## Arguments
