@@ -90,6 +90,7 @@ class ThreeBodyEnv(gym.Env):
         self._observe = OBSERVATION_BUILDERS[self.config.observation]
         self._reward = REWARD_FUNCTIONS[self.config.reward]
         self._systems = SystemBatch(self.config, 1, n_bodies)
+        self._params = np.empty(1)  # the one system's parameter, as SystemBatch.advance wants it
         self._active = np.ones(1, dtype=bool)
         self._history = EpisodeHistory()
         self._renderer: EpisodeRenderer | None = None
@@ -107,15 +108,17 @@ class ThreeBodyEnv(gym.Env):
         return self._observe(self._systems, self.actions)[0], self._systems.info(0)
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
-        params = self.actions.to_params(np.asarray(action))
-        self._systems.advance(params, self._active)
-        failed = self._systems.failed()
-        reward = self._reward(self._systems, failed)
-        self._history.record(self._systems)
-        if self.render_mode == "human":
-            self.render()
-        obs = self._observe(self._systems, self.actions)[0]
-        return obs, float(reward[0]), bool(failed[0]), False, self._systems.info(0)
+        systems = self._systems
+        self._params[0] = self.actions.to_param(action)
+        systems.advance(self._params, self._active)
+        failed = systems.failed()
+        reward = self._reward(systems, failed)
+        if self.render_mode is not None:
+            self._history.record(systems)
+            if self.render_mode == "human":
+                self.render()
+        obs = self._observe(systems, self.actions)[0]
+        return obs, float(reward[0]), bool(failed[0]), False, systems.info(0)
 
     def render(self) -> np.ndarray | None:
         if self.render_mode is None:
