@@ -27,6 +27,7 @@ import yaml
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.buffers import NStepReplayBuffer
 from stable_baselines3.common.callbacks import CallbackList
+from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 
 import threebody_env
 from agents.algorithms import ALGOS, check_algo
@@ -118,6 +119,7 @@ def algo_kwargs(params: dict[str, Any], algo: str, optimizer: str) -> dict[str, 
     if optimizer == "adamp":
         policy_kwargs = adamp_policy_kwargs(policy_kwargs, algo)
     kwargs["policy_kwargs"] = policy_kwargs
+    kwargs.update(n_step_buffer_kwargs(ALGOS[algo], kwargs))
     for key in ("learning_rate", "clip_range"):
         value = kwargs.get(key)
         if isinstance(value, str):
@@ -127,6 +129,22 @@ def algo_kwargs(params: dict[str, Any], algo: str, optimizer: str) -> dict[str, 
             start = float(match.group(1))
             kwargs[key] = lambda progress_remaining, start=start: progress_remaining * start
     return kwargs
+
+
+def n_step_buffer_kwargs(cls: type[BaseAlgorithm], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """For an off-policy ``cls`` with ``n_steps`` > 1: the n-step replay buffer spelt out, ``n_steps`` 1.
+
+    SB3 builds the buffer itself from ``n_steps`` but then saves its class, so every later load
+    warns that ``n_steps`` "is ignored because a custom replay_buffer_class was passed". Passing
+    the class and its ``n_steps``/``gamma`` explicitly (the way SB3's warning asks) gives the same
+    buffer, and loading stays quiet; the saved ``config.yml`` keeps ``n_steps`` as written.
+    """
+    n_steps = kwargs.get("n_steps", 1)
+    if not issubclass(cls, OffPolicyAlgorithm) or n_steps == 1 or "replay_buffer_class" in kwargs:
+        return {}
+    gamma = kwargs.get("gamma", inspect.signature(cls.__init__).parameters["gamma"].default)
+    buffer_kwargs = {**kwargs.get("replay_buffer_kwargs", {}), "n_steps": n_steps, "gamma": gamma}
+    return {"n_steps": 1, "replay_buffer_class": NStepReplayBuffer, "replay_buffer_kwargs": buffer_kwargs}
 
 
 def next_run_dir(log_folder: str | Path, algo: str, env_id: str) -> Path:
@@ -188,12 +206,8 @@ def build_model(run: PreparedRun, env, run_dir: Path) -> BaseAlgorithm:
     if args.trained_agent is None:
         return cls(run.hyperparams["policy"], env, **kwargs, **common)
     kwargs.pop("policy_kwargs")  # the architecture is the saved one
-    model = cls.load(args.trained_agent, env=env, **kwargs, **common)
-    if isinstance(model.replay_buffer, NStepReplayBuffer):
-        # SB3 rebuilds a saved n-step buffer with the saved gamma and n_steps, not the ones in force now
-        model.replay_buffer.n_steps, model.replay_buffer.gamma = model.n_steps, model.gamma
-        model.replay_buffer_kwargs.update(n_steps=model.n_steps, gamma=model.gamma)
-    return model
+    # The replay buffer is rebuilt from the kwargs in force, n-step settings included (n_step_buffer_kwargs).
+    return cls.load(args.trained_agent, env=env, **kwargs, **common)
 
 
 def plain(value: Any) -> Any:

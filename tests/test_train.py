@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import yaml
+from stable_baselines3.common.buffers import NStepReplayBuffer
 
 from agents.algorithms import ALGOS
 from agents.train_cli import main
@@ -65,11 +67,25 @@ def test_run_folder_has_the_promised_files_and_training_continues(tmp_path, caps
 
     second = train(tmp_path, "dqn", "ThreeBody-v0", "-i", str(run / "model.zip"), "-params", "gamma:0.8", "n_steps:2")
     assert second.name == "ThreeBody-v0_2"
-    continued = ALGOS["dqn"].load(second / "model.zip")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # SB3's "n_steps=... is ignored" warning among others
+        continued = ALGOS["dqn"].load(second / "model.zip")
     assert continued.num_timesteps == 128
     # the n-step buffer follows the hyperparameters in force, not those saved with the first run
-    assert (continued.gamma, continued.n_steps) == (0.8, 2)
+    assert continued.gamma == 0.8 and isinstance(continued.replay_buffer, NStepReplayBuffer)
+    assert (continued.replay_buffer.n_steps, continued.replay_buffer.gamma) == (2, 0.8)
     assert continued.replay_buffer_kwargs == {"n_steps": 2, "gamma": 0.8}
+    assert yaml.safe_load((second / "config.yml").read_text())["n_steps"] == 2
+
+
+def test_n_step_dqn_trains_and_loads_without_warnings(tmp_path):
+    """The yml's n_steps: 3 gives DQN a 3-step buffer, and neither training nor loading warns about it."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        run = train(tmp_path, "dqn", "ThreeBody-v0")
+        model = ALGOS["dqn"].load(run / "model.zip", device="cpu")
+    assert isinstance(model.replay_buffer, NStepReplayBuffer)
+    assert (model.replay_buffer.n_steps, model.replay_buffer.gamma) == (3, 0.9)
 
 
 def parameters(run: Path) -> dict[str, torch.Tensor]:
