@@ -21,24 +21,14 @@ from threebody_env import EnvConfig, ThreeBodyEnv, figure_eight, pythagorean
 from threebody_env.actions import ActionMap
 from threebody_env.initial_conditions import PAPER_INTERVAL
 
+from conftest import CHEAP, sampled_actions, two_close_bodies
+
 INFO_KEYS = {"energy_error", "step_energy_error", "n_force_evals", "n_steps", "wall_time", "param", "time", "status"}
 ETAS = np.logspace(-3, -1, 7)  # the default discrete action set: 3 values per decade
-CHEAP = 6  # eta = 0.1, one or two Hermite steps per interval on quiet paper triples
 
 
 def make_env(**kwargs) -> ThreeBodyEnv:
     return ThreeBodyEnv(record_wall_time=False, **kwargs)
-
-
-def random_actions(env, seed: int, count: int) -> list:
-    env.action_space.seed(seed)
-    return [env.action_space.sample() for _ in range(count)]
-
-
-def two_close_bodies(rng=None):
-    """Bodies 0 and 1 at rest 1e-6 apart, body 2 far away: a head-on collision within ~1e-9."""
-    pos = np.array([[0.0, 0.0, 0.0], [1e-6, 0.0, 0.0], [5.0, 3.0, 0.0]])
-    return pos, np.zeros((3, 3)), np.ones(3)
 
 
 def triangle_at_rest(rng=None):
@@ -136,7 +126,7 @@ def rollout(env, seed, actions):
 def test_seeded_determinism(action_mode):
     """Same seed and actions -> identical observations, rewards and infos (wall time aside);
     another seed -> another initial condition."""
-    actions = random_actions(make_env(action_mode=action_mode), 0, 20)
+    actions = sampled_actions(make_env(action_mode=action_mode), 0, 20)
     traces = []
     for seed in (11, 11, 12):
         env = ThreeBodyEnv(action_mode=action_mode, record_wall_time=True)  # the only field allowed to differ
@@ -157,7 +147,7 @@ def test_env_does_not_touch_global_rngs():
     np_state, py_state = np.random.get_state(), random.getstate()
     env = make_env()
     env.reset(seed=1)
-    for action in random_actions(env, 1, 10):
+    for action in sampled_actions(env, 1, 10):
         env.step(action)
     env.reset()
     after = np.random.get_state()
@@ -223,7 +213,7 @@ def test_info_keys_and_time_advance():
     env = make_env()
     _, info = env.reset(seed=2)
     assert INFO_KEYS <= info.keys() and info["time"] == 0.0
-    for action in random_actions(env, 2, 10):
+    for action in sampled_actions(env, 2, 10):
         previous = info["time"]
         info = env.step(action)[-1]
         assert INFO_KEYS <= info.keys()
@@ -277,7 +267,7 @@ def test_observations_are_fresh_finite_float32_in_space(observation):
     env = make_env(observation=observation, action_mode="continuous")
     obs, _ = env.reset(seed=8)
     seen = [obs]
-    for action in random_actions(env, 8, 30):
+    for action in sampled_actions(env, 8, 30):
         obs = env.step(action)[0]
         seen.append(obs)
     for obs in seen:
@@ -335,7 +325,7 @@ def test_interval_reward_charges_each_interval_its_error_and_work(seed, max_ener
     c_ref = reference_cost(initial_condition, cfg)
     energy0 = integrators.energy(*initial_condition)
     previous = energy0
-    actions = random_actions(env, seed, 100) if fixed_action is None else [fixed_action] * 100
+    actions = sampled_actions(env, seed, 100) if fixed_action is None else [fixed_action] * 100
     terminated = False
     for action in actions:
         _, reward, terminated, _, info = env.step(action)
@@ -366,7 +356,7 @@ def test_log_error_rewards_telescope(reward, seed, max_energy_error, error_ceili
     env.reset(options={"initial_condition": initial_condition})
     energy0 = integrators.energy(*initial_condition)
     previous, accumulated, total, work, terminated = energy0, 0.0, 0.0, 0, False
-    actions = random_actions(env, seed, 100) if fixed_action is None else [fixed_action] * 100
+    actions = sampled_actions(env, seed, 100) if fixed_action is None else [fixed_action] * 100
     for action in actions:
         _, reward_i, terminated, _, info = env.step(action)
         systems = env.unwrapped._systems
@@ -452,19 +442,20 @@ def test_failure_terminates_with_the_penalty():
 
 
 def run_episode(env, seed, options=None, steps=100):
-    """Random actions until the episode ends or ``steps`` run out; asserts finiteness throughout."""
+    """Random actions until the episode ends or ``steps`` run out; asserts finiteness throughout.
+    Returns the last info and whether the episode terminated."""
     obs, _ = env.reset(seed=seed, options=options)
     assert np.all(np.isfinite(obs))
-    for action in random_actions(env, seed, steps):
+    for action in sampled_actions(env, seed, steps):
         obs, reward, terminated, truncated, info = env.step(action)
         assert np.all(np.isfinite(obs)) and env.observation_space.contains(obs) and math.isfinite(reward)
         if terminated or truncated:
-            return info
-    return info
+            break
+    return info, terminated
 
 
 @pytest.mark.parametrize("action_mode", ["discrete", "continuous"])
-def test_no_nan_under_random_actions(action_mode):
+def test_no_nan_under_sampled_actions(action_mode):
     """30 paper triples x 100 random actions: every observation and reward is finite."""
     env = make_env(action_mode=action_mode)
     for seed in range(15 if action_mode == "continuous" else 30):
@@ -472,22 +463,24 @@ def test_no_nan_under_random_actions(action_mode):
 
 
 @pytest.mark.parametrize(
-    "sampler, kwargs",
+    "sampler, kwargs, status",
     [
-        (two_close_bodies, {}),
-        (triangle_at_rest, {}),
-        (pythagorean, {"max_integrator_steps": 50}),
-        (pythagorean, {}),
+        (two_close_bodies, {}, "non_finite"),
+        (triangle_at_rest, {}, "ok"),
+        (pythagorean, {"max_integrator_steps": 50}, "max_steps"),
+        (pythagorean, {}, "ok"),
     ],
     ids=["two-bodies-1e-6-apart", "triangle-at-rest", "pythagorean-budget-50", "pythagorean"],
 )
 @pytest.mark.parametrize("observation", ["summary", "full", "paper"])
-def test_near_collisions_end_cleanly(sampler, kwargs, observation):
-    """Close encounters, collisions and exhausted step budgets give finite observations and rewards
-    and end the episode with a terminated status instead of NaN or a hang."""
+def test_near_collisions_end_cleanly(sampler, kwargs, status, observation):
+    """Close encounters, collisions and exhausted step budgets give finite observations and rewards;
+    a collision or an exhausted budget terminates the episode with its status, instead of NaN or a
+    hang, and the two systems that survive 100 random intervals end with status "ok"."""
     env = make_env(initial_conditions=sampler, observation=observation, reward="paper", **kwargs)
-    info = run_episode(env, 0)
-    assert info["status"] in ("ok", "max_steps", "non_finite")
+    info, terminated = run_episode(env, 0)
+    assert info["status"] == status
+    assert terminated == (status != "ok" or abs(info["energy_error"]) > env.config.max_energy_error)
 
 
 @pytest.mark.parametrize("action, status", [(CHEAP, "ok"), (0, "max_steps")])
@@ -517,7 +510,7 @@ def test_every_integrator_runs_in_the_env(integrator, action_mode):
     env = make_env(integrator=integrator, action_mode=action_mode)
     lo, hi = integrators.METHODS[integrator].param_range
     env.reset(seed=0)
-    for action in random_actions(env, 0, 4):
+    for action in sampled_actions(env, 0, 4):
         obs, reward, _, _, info = env.step(action)
         assert np.all(np.isfinite(obs)) and math.isfinite(reward)
         assert lo * (1 - 1e-12) <= info["param"] <= hi * (1 + 1e-12) and info["n_force_evals"] > 0

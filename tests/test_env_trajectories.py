@@ -9,7 +9,7 @@ env against the batched one, which shares no per-step Python code with it.
 import numpy as np
 import pytest
 
-from tests.trajectories import CONFIGS, DATA, record
+from trajectories import CONFIGS, DATA, record
 
 
 @pytest.fixture(scope="module")
