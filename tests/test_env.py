@@ -8,6 +8,7 @@ import math
 import random
 import subprocess
 import sys
+import warnings
 
 import gymnasium
 import numpy as np
@@ -545,6 +546,15 @@ def test_every_integrator_runs_in_the_env(integrator, action_mode):
         ({"initial_conditions": "nope"}, "initial_conditions='nope'"),
         ({"cost": "wall_time", "record_wall_time": False}, "record_wall_time"),
         ({"record_wall_time": "no"}, "record_wall_time='no'"),
+        ({"interval": True}, "interval=True"),
+        ({"max_integrator_steps": True}, "max_integrator_steps=True"),
+        ({"max_integrator_steps": 2**70}, "max_integrator_steps=1180591620717411303424"),
+        ({"param_range": (5e-324, 1e-3)}, "high / low finite"),
+        ({"param_range": (1e-3,)}, "param_range=\\(0.001,\\) must be a pair"),
+        ({"cost_weight": 1e308}, "cost_weight=1e\\+308 must be at most"),
+        ({"failure_penalty": math.inf}, "failure_penalty=inf"),
+        ({"reward": "paper", "paper_weights": (math.nan, 1.0)}, "paper_weights=\\(nan, 1.0\\)"),
+        ({"paper_weights": (1.0, 2.0, 3.0)}, "paper_weights"),
         ({"reward": "paper", "param_range": (0.1, 2.0)}, "param_range"),
         ({"reward": "paper", "max_energy_error": 1.0}, "max_energy_error=1.0"),
     ],
@@ -560,10 +570,50 @@ def test_bad_actions_raise():
     for action in (-1, 10, 2.5):
         with pytest.raises(ValueError, match="discrete actions"):
             env.step(action)
+    for action in (True, np.array([1, 2]), [[1]], "3"):
+        with pytest.raises(ValueError):
+            env.step(action)
     env = make_env(action_mode="continuous")
     env.reset(seed=0)
     with pytest.raises(ValueError, match="finite"):
         env.step(np.array([np.nan], dtype=np.float32))
+    with pytest.raises(ValueError, match="expected one action of shape \\(1,\\)"):
+        env.step(np.zeros(2, dtype=np.float32))
+
+
+def test_integer_actions_of_every_kind_give_the_same_parameter():
+    """A Python int, a NumPy integer, a 0-d and a (1,) integer array all select the same eta."""
+    params = set()
+    for action in (3, np.int64(3), np.int32(3), np.array(3), np.array([3])):
+        env = make_env()
+        env.reset(seed=0)
+        params.add(env.step(action)[-1]["param"])
+    assert params == {float(ETAS[3])}
+
+
+def test_misspelt_reset_option_is_rejected():
+    with pytest.raises(ValueError, match=r"unknown reset option\(s\) \['initial_conditions'\]"):
+        make_env().reset(options={"initial_conditions": triangle_at_rest()})
+
+
+def test_step_and_render_before_reset_raise():
+    for env in (make_env(), make_env(render_mode="rgb_array")):
+        with pytest.raises(gymnasium.error.ResetNeeded, match="reset"):
+            env.step(CHEAP)
+    with pytest.raises(gymnasium.error.ResetNeeded, match="reset"):
+        make_env(render_mode="rgb_array").render()
+
+
+def test_stepping_after_termination_warns():
+    env = make_env(initial_conditions=two_close_bodies)
+    env.reset()
+    assert env.step(0)[2]
+    with pytest.warns(UserWarning, match="after the episode terminated"):
+        env.step(0)
+    env.reset()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        env.step(CHEAP)  # a new episode steps quietly
 
 
 # --- rendering -------------------------------------------------------------------------------------

@@ -183,6 +183,21 @@ def test_bad_vector_configuration_raises(kwargs, message):
         ThreeBodyVectorEnv(**{"num_envs": 2, **kwargs})
 
 
+@pytest.mark.parametrize("action_mode, actions", [("discrete", np.zeros(3, dtype=np.int64)),
+                                                  ("continuous", np.zeros((2, 2), dtype=np.float32)),
+                                                  ("continuous", np.zeros(1, dtype=np.float32))])
+def test_wrong_number_of_actions_raises(action_mode, actions):
+    venv = ThreeBodyVectorEnv(2, action_mode=action_mode)
+    venv.reset(seed=0)
+    with pytest.raises(ValueError, match="expected 2 actions"):
+        venv.step(actions)
+
+
+def test_misspelt_reset_option_is_rejected():
+    with pytest.raises(ValueError, match=r"unknown reset option\(s\) \['initial_condition'\]"):
+        ThreeBodyVectorEnv(1).reset(options={"initial_condition": figure_eight()})
+
+
 # --- stable-baselines3 adapter ----------------------------------------------------------------------
 
 

@@ -86,6 +86,9 @@ class ThreeBodyVectorEnv(VectorEnv):
             for i, s in enumerate(seeds):
                 if s is not None:
                     self._rngs[i] = seeding.np_random(int(s))[0]
+        unknown = sorted(set(options or {}) - {"initial_conditions"})
+        if unknown:
+            raise ValueError(f"unknown reset option(s) {unknown}; the only option is 'initial_conditions'")
         given = (options or {}).get("initial_conditions")
         if given is not None and len(given) != self.num_envs:
             raise ValueError(f"got {len(given)} initial conditions for {self.num_envs} environments")
@@ -98,7 +101,11 @@ class ThreeBodyVectorEnv(VectorEnv):
         s = self._systems
         stepping = ~self._needs_reset
         params = s.param.copy()
-        params[stepping] = self.actions.to_params(np.asarray(actions))[stepping]
+        requested = self.actions.to_params(np.asarray(actions))
+        if requested.shape != (self.num_envs,):
+            raise ValueError(f"expected {self.num_envs} actions of shape {self.single_action_space.shape}; "
+                             f"got an array of shape {np.shape(actions)}")
+        params[stepping] = requested[stepping]
         s.advance(params, stepping)
         terminated = s.failed() & stepping
         truncated = np.zeros(self.num_envs, dtype=bool)
