@@ -2,8 +2,8 @@
 
 The recording (``tests/data/env_trajectories.npz``, see :mod:`tests.trajectories`) pins results
 that depend on the platform's floating-point library (NumPy's vectorised log10, libm's arcsinh);
-on another NumPy version the test is skipped, and ``test_vector_env.py`` still checks the single
-env against the batched one, which shares no per-step Python code with it.
+on another NumPy version the test is skipped (``test_vector_env.py`` still checks the single env
+against the batched one there).
 """
 
 import numpy as np

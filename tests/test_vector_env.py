@@ -176,6 +176,7 @@ def test_observations_are_fresh_and_in_space():
 @pytest.mark.parametrize(
     "kwargs, message",
     [({"num_envs": 0}, "num_envs=0"), ({"max_episode_steps": 0}, "max_episode_steps=0"),
+     ({"num_envs": True}, "num_envs=True"), ({"max_episode_steps": 2**70}, "max_episode_steps=1180591620717411303424"),
      ({"render_mode": "rgb_array"}, "does not render"), ({"integrator": "euler"}, "integrator='euler'")],
 )
 def test_bad_vector_configuration_raises(kwargs, message):

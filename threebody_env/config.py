@@ -67,7 +67,7 @@ class EnvConfig:
         object.__setattr__(self, "param_range", (lo, hi))
         if self.n_actions is None:
             object.__setattr__(self, "n_actions", max(2, round(3 * math.log10(hi / lo)) + 1))
-        if not (_is_integer(self.n_actions) and self.n_actions >= 2):
+        if not (is_integer(self.n_actions) and self.n_actions >= 2):
             raise ValueError(f"n_actions={self.n_actions!r} must be an integer >= 2")
         for name in ("interval", "max_energy_error", "target_error", "error_ceiling", "cost_weight", "failure_penalty"):
             _positive(name, getattr(self, name), allow_zero=name in ("cost_weight", "failure_penalty"))
@@ -81,7 +81,7 @@ class EnvConfig:
             raise ValueError(f"paper_weights={self.paper_weights!r} must be two finite numbers of magnitude at most "
                              f"{MAX_REWARD_WEIGHT:g}")
         object.__setattr__(self, "paper_weights", weights)
-        if not (_is_integer(self.max_integrator_steps) and 1 <= self.max_integrator_steps <= MAX_INTEGRATOR_STEPS):
+        if not (is_integer(self.max_integrator_steps) and 1 <= self.max_integrator_steps <= MAX_INTEGRATOR_STEPS):
             raise ValueError(f"max_integrator_steps={self.max_integrator_steps!r} must be an integer in "
                              f"[1, {MAX_INTEGRATOR_STEPS:.0e}]")
         if not self.target_error < self.error_ceiling:
@@ -117,7 +117,7 @@ def _choice(name: str, value: object, options: tuple[str, ...]) -> None:
         raise ValueError(f"{name}={value!r} is unknown; choose from {list(options)}")
 
 
-def _is_integer(value: object) -> bool:
+def is_integer(value: object) -> bool:
     """A Python or NumPy integer, and not a bool (``True`` is an ``int`` to Python, not a count to us)."""
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
