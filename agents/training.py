@@ -142,8 +142,9 @@ POLICY_KWARGS_NAMES = {"dict": dict, "nn": torch.nn, "th": torch, "torch": torch
 def evaluate_policy_kwargs(text: str) -> dict[str, Any]:
     """Evaluate a zoo-style ``policy_kwargs`` expression without running arbitrary code.
 
-    Allowed: literals, lists, tuples, dicts, calls, and the names of :data:`POLICY_KWARGS_NAMES`
-    with public attributes (``nn.Tanh``, ``th.optim.RMSprop``); no builtins, no ``_`` attributes.
+    Allowed: literals, lists, tuples, dicts, calls of ``dict`` only, and the names of
+    :data:`POLICY_KWARGS_NAMES` with public attributes as values (``nn.Tanh``,
+    ``th.optim.RMSprop``); no builtins, no other calls, no ``_`` attributes.
     """
     try:
         tree = ast.parse(text, mode="eval")
@@ -154,10 +155,12 @@ def evaluate_policy_kwargs(text: str) -> dict[str, Any]:
     for node in ast.walk(tree):
         bad = (not isinstance(node, allowed)
                or (isinstance(node, ast.Name) and node.id not in POLICY_KWARGS_NAMES)
-               or (isinstance(node, ast.Attribute) and node.attr.startswith("_")))
+               or (isinstance(node, ast.Attribute) and node.attr.startswith("_"))
+               or (isinstance(node, ast.Call) and not (isinstance(node.func, ast.Name) and node.func.id == "dict")))
         if bad:
-            raise ValueError(f"policy_kwargs={text!r}: {ast.unparse(node) if hasattr(node, 'lineno') else node} "
-                             f"is not allowed; use literals, dict(...) and {sorted(set(POLICY_KWARGS_NAMES) - {'dict'})}")
+            names = sorted(set(POLICY_KWARGS_NAMES) - {"dict"})
+            shown = ast.unparse(node) if isinstance(node, ast.expr) else type(node).__name__
+            raise ValueError(f"policy_kwargs={text!r}: {shown} is not allowed; use literals, dict(...) and {names}")
     try:
         return eval(compile(tree, "<policy_kwargs>", "eval"), {"__builtins__": {}, **POLICY_KWARGS_NAMES})
     except Exception as error:
@@ -207,7 +210,8 @@ def check_hyperparams(params: dict[str, Any], obs_size: int) -> None:
         kind_ok = _is_int(value) if integer else isinstance(value, (int, float)) and not isinstance(value, bool)
         if not (kind_ok and low <= value <= high) or (name == "gradient_steps" and value == 0):
             bounds = f"{'an integer' if integer else 'a number'} in [{low:g}, {high:g}]"
-            raise ValueError(f"{name}={params[name]!r} must be {bounds}" + (" other than 0" if name == "gradient_steps" else ""))
+            zero = " other than 0" if name == "gradient_steps" else ""
+            raise ValueError(f"{name}={params[name]!r} must be {bounds}{zero}")
     buffer_size = params.get("buffer_size")
     if buffer_size is not None:
         needed = buffer_size * (2 * 4 * obs_size + _TRANSITION_OVERHEAD)
@@ -251,7 +255,8 @@ def create_run_dir(log_folder: str | Path, algo: str, env_id: str) -> Path:
     """
     base = Path(log_folder) / algo
     base.mkdir(parents=True, exist_ok=True)
-    taken = [int(m.group(1)) for p in base.glob(f"{env_id}_*") if (m := re.fullmatch(rf"{re.escape(env_id)}_(\d+)", p.name))]
+    pattern = re.compile(rf"{re.escape(env_id)}_(\d+)")
+    taken = [int(m.group(1)) for p in base.glob(f"{env_id}_*") if (m := pattern.fullmatch(p.name))]
     k = max(taken, default=0) + 1
     while True:
         try:

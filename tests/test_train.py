@@ -146,6 +146,7 @@ def test_adamp_trains_a_layernorm_network_reproducibly(tmp_path):
         (["-params", "policy_kwargs:dict(net_arch=dict(pi=[64], vf=[-1]))"], "net_arch="),
         (["-params", "policy_kwargs:__import__('os').getcwd()"], "is not allowed"),
         (["-params", "policy_kwargs:dict(a=nn.ReLU.__class__)"], "is not allowed"),
+        (["-params", "policy_kwargs:dict(a=torch.load('x'))"], "torch.load('x') is not allowed"),
         (["--device", "banana"], "--device 'banana'"),
         (["--env-kwargs", "max_integrator_steps:1180591620717411303424"], "max_integrator_steps="),
     ],

@@ -71,8 +71,8 @@ def _full_features(pos, vel, mass, floats, interval, log_low, log_high):
     """
     b_count, n = pos.shape[0], pos.shape[1]
     length_scale, speed_scale, accumulated_error = floats[_LENGTH], floats[_SPEED], floats[_ACCUMULATED]
-    step_error, param, cost, reference_cost = floats[_STEP_ERROR], floats[_PARAM], floats[_COST], floats[_REFERENCE_COST]
-    energy_error = floats[_ERROR]
+    step_error, param, energy_error = floats[_STEP_ERROR], floats[_PARAM], floats[_ERROR]
+    cost, reference_cost = floats[_COST], floats[_REFERENCE_COST]
     out = np.empty((b_count, 6 * n + 6), dtype=np.float32)
     for b in range(b_count):
         timescale = integrators.pairwise_timescale(pos[b], vel[b], mass[b])
