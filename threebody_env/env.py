@@ -132,8 +132,8 @@ class ThreeBodyEnv(gym.Env):
         return obs, float(reward[0]), terminated, False, systems.info(0)
 
     def _check_steppable(self) -> None:
-        """Raise before the first ``reset``; warn when stepping on after termination (as Gymnasium's
-        checker does), which keeps integrating a failed system and charging it the failure penalty."""
+        """Raise before the first ``reset``; warn when stepping on after termination (Gymnasium leaves
+        it undefined; here it keeps integrating a failed system and charging it the failure penalty)."""
         if self._episode_over is None:
             raise gym.error.ResetNeeded("call reset() before step()")
         gym.logger.warn("step() called after the episode terminated; call reset() to start a new one")
