@@ -14,6 +14,14 @@ force evaluations per step) with ``CartPole-v1``, env-only steps/s in the same r
     .venv/bin/python benchmarks/bench_env.py [--repeats 5] [--steps 100] [--ratio-steps 5000]
 
 Numbers are medians over repeats, after a warm-up that compiles the Numba kernels.
+
+Measured 2026-11-29 on the shared 2-core machine (about 6 other sessions running, so absolute
+figures are 3-5x below an idle machine's; the ratio to CartPole in the same run is the figure to
+read), ``--repeats 7``, two runs each, before = 893791d and after = the single-env speed-up:
+
+    ThreeBody-v0 / CartPole-v1 env-only steps/s   before (893791d)          after
+    gymnasium.make                                 0.08, 0.08 (3.3k, 2.8k/s)  0.50, 0.36 (15.0k, 13.4k/s)
+    unwrapped                                      0.08, 0.10 (3.2k, 2.8k/s)  0.52, 0.48 (19.6k, 21.7k/s)
 """
 
 from __future__ import annotations
