@@ -21,6 +21,7 @@ import math
 import os
 import re
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -267,13 +268,15 @@ def create_run_dir(log_folder: str | Path, algo: str, env_id: str) -> Path:
 
 
 def check_log_folder(log_folder: str | Path) -> None:
-    """``ValueError`` unless run folders can be made under ``log_folder`` (checked without creating anything)."""
+    """``ValueError`` unless run folders can be made under ``log_folder`` (checked without leaving anything)."""
     path = Path(log_folder).absolute()
     existing = next(p for p in (path, *path.parents) if p.exists())
     if not existing.is_dir():
         raise ValueError(f"-f/--log-folder {str(log_folder)!r}: {existing} is a file, not a folder")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise ValueError(f"-f/--log-folder {str(log_folder)!r}: {existing} is not writable")
+    try:  # os.access says yes to root even on a read-only file system: make and remove a probe instead
+        os.rmdir(tempfile.mkdtemp(prefix=".write-probe-", dir=existing))
+    except OSError as error:
+        raise ValueError(f"-f/--log-folder {str(log_folder)!r}: cannot write in {existing} ({error.strerror})") from None
 
 
 @dataclass

@@ -170,6 +170,15 @@ def test_log_folder_on_a_file_exits_2_before_any_work(tmp_path, capsys):
         assert "is a file, not a folder" in capsys.readouterr().err
 
 
+@pytest.mark.skipif(not Path("/proc/self").exists(), reason="needs Linux's /proc, where nobody may make a folder")
+def test_log_folder_that_cannot_be_written_exits_2(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["-f", "/proc/threebody-logs", "--no-progress"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "cannot write in /proc" in err and "Traceback" not in err
+
+
 def test_zoo_policy_kwargs_still_evaluate():
     assert evaluate_policy_kwargs("dict(net_arch=[64, 64], activation_fn=nn.Tanh)") == {
         "net_arch": [64, 64], "activation_fn": torch.nn.Tanh}
