@@ -1,7 +1,10 @@
-"""Training callbacks: validation on held-out initial conditions, and the per-episode learning curve."""
+"""Training callbacks: validation on held-out initial conditions, the per-episode learning curve, Ctrl-C."""
 
 from __future__ import annotations
 
+import signal
+import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +23,10 @@ class ValidationCallback(BaseCallback):
     as ``<run>/best_model.zip``. The mean return is the environment's own trade-off of error and cost.
     """
 
-    def __init__(self, run_dir: Path, seeds: list[int], env_kwargs: dict[str, Any], eval_freq: int, n_steps: int) -> None:
+    def __init__(self, run_dir: Path, seeds: list[int], env_kwargs: dict[str, Any], eval_freq: int, n_steps: int,
+                 interrupt: StopOnInterrupt | None = None) -> None:
         super().__init__()
+        self.interrupt = interrupt  # no last validation after Ctrl-C: the user wants out
         self.run_dir = Path(run_dir)
         self.seeds = seeds
         self.env_kwargs = env_kwargs
@@ -38,6 +43,8 @@ class ValidationCallback(BaseCallback):
         return True
 
     def _on_training_end(self) -> None:
+        if self.interrupt is not None and self.interrupt.requested:
+            return
         if not self.history["timesteps"] or self.history["timesteps"][-1] != self.num_timesteps:
             self.evaluate()
 
@@ -58,6 +65,43 @@ class ValidationCallback(BaseCallback):
         if row["mean_return"] > self.best_return:
             self.best_return = row["mean_return"]
             self.model.save(self.run_dir / "best_model.zip")
+
+
+class StopOnInterrupt(BaseCallback):
+    """Ctrl-C stops training cleanly after the current step; a second Ctrl-C aborts at once.
+
+    Used as a context manager around ``model.learn``: it installs a SIGINT handler that only sets
+    ``requested``, and ``_on_step`` then ends training. Without it, a KeyboardInterrupt raised
+    while the parallel Numba kernel runs surfaces as ``SystemError`` (about half of the
+    interrupts), which no ``except KeyboardInterrupt`` catches. Outside the main thread (a Dask
+    worker) signals cannot be handled and the callback does nothing.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.requested = False
+        self._previous: Any = None
+
+    def __enter__(self) -> StopOnInterrupt:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.requested:  # the second Ctrl-C: the default behaviour
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            raise KeyboardInterrupt
+        self.requested = True
+        print("\nInterrupted: stopping after this step and saving (Ctrl-C again to abort without saving).",
+              file=sys.stderr, flush=True)
+
+    def _on_step(self) -> bool:
+        return not self.requested
 
 
 class EpisodeLogCallback(BaseCallback):

@@ -74,7 +74,10 @@ def main(argv: list[str] | None = None) -> None:
         run = prepare(args)
     except (ValueError, FileNotFoundError) as error:
         parser.error(str(error))
-    train(run)
+    try:
+        train(run)
+    except KeyboardInterrupt:  # the second Ctrl-C; train() has marked the run folder
+        sys.exit(130)
 
 
 if __name__ == "__main__":

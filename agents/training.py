@@ -8,13 +8,20 @@ batched environment, validates it on held-out initial conditions and writes the 
 - ``args.yml`` (the run's arguments), ``config.yml`` (the resolved hyperparameters)
 - ``evaluations.npz`` (validation history), ``episodes.npz`` (training episodes), ``tb/`` (tensorboard)
 - ``learning_curve.png``
+
+Ctrl-C stops training cleanly and saves; a run that crashed holds ``FAILED.txt`` and no model.
 """
 
 from __future__ import annotations
 
+import ast
 import inspect
 import json
+import math
+import os
 import re
+import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -27,10 +34,11 @@ import yaml
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.buffers import NStepReplayBuffer
 from stable_baselines3.common.callbacks import CallbackList
+from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 
 import threebody_env
 from agents.algorithms import ALGOS, check_algo
-from agents.callbacks import EpisodeLogCallback, ValidationCallback, plot_learning_curve
+from agents.callbacks import EpisodeLogCallback, StopOnInterrupt, ValidationCallback, plot_learning_curve
 from agents.policies import OPTIMIZERS, adamp_policy_kwargs
 from agents.seeds import VALIDATION_SEEDS, check_training_seed, seeds_from
 from threebody_env import EVALUATION_EPISODE_STEPS, EnvConfig
@@ -109,15 +117,14 @@ def algo_kwargs(params: dict[str, Any], algo: str, optimizer: str) -> dict[str, 
     kwargs = {k: v for k, v in params.items() if k not in RUN_KEYS}
     policy_kwargs = kwargs.get("policy_kwargs", {})
     if isinstance(policy_kwargs, str):
-        try:
-            policy_kwargs = eval(policy_kwargs, {"dict": dict, "nn": torch.nn})  # the zoo's convention
-        except Exception as error:
-            raise ValueError(f"policy_kwargs={policy_kwargs!r} does not evaluate: {error}") from None
+        policy_kwargs = evaluate_policy_kwargs(policy_kwargs)
     if not isinstance(policy_kwargs, dict):
         raise ValueError(f"policy_kwargs must be a dict; got {policy_kwargs!r}")
+    check_net_arch(policy_kwargs.get("net_arch", [1]))
     if optimizer == "adamp":
         policy_kwargs = adamp_policy_kwargs(policy_kwargs, algo)
     kwargs["policy_kwargs"] = policy_kwargs
+    kwargs.update(n_step_buffer_kwargs(ALGOS[algo], kwargs))
     for key in ("learning_rate", "clip_range"):
         value = kwargs.get(key)
         if isinstance(value, str):
@@ -129,11 +136,147 @@ def algo_kwargs(params: dict[str, Any], algo: str, optimizer: str) -> dict[str, 
     return kwargs
 
 
-def next_run_dir(log_folder: str | Path, algo: str, env_id: str) -> Path:
-    """``<log_folder>/<algo>/<env_id>_<k>`` with k one more than the largest existing (from 1)."""
+#: What a policy_kwargs expression may name: the zoo writes ``dict(net_arch=[64, 64], activation_fn=nn.ReLU)``.
+POLICY_KWARGS_NAMES = {"dict": dict, "nn": torch.nn, "th": torch, "torch": torch}
+
+
+def evaluate_policy_kwargs(text: str) -> dict[str, Any]:
+    """Evaluate a zoo-style ``policy_kwargs`` expression without running arbitrary code.
+
+    Allowed: literals, lists, tuples, dicts, calls of ``dict`` only, and the names of
+    :data:`POLICY_KWARGS_NAMES` with public attributes as values (``nn.Tanh``,
+    ``th.optim.RMSprop``); no builtins, no other calls, no ``_`` attributes.
+    """
+    try:
+        tree = ast.parse(text, mode="eval")
+    except SyntaxError as error:
+        raise ValueError(f"policy_kwargs={text!r} does not evaluate: {error}") from None
+    allowed = (ast.Expression, ast.Call, ast.keyword, ast.Name, ast.Attribute, ast.Load, ast.Constant, ast.List,
+               ast.Tuple, ast.Dict, ast.UnaryOp, ast.USub, ast.UAdd)
+    for node in ast.walk(tree):
+        bad = (not isinstance(node, allowed)
+               or (isinstance(node, ast.Name) and node.id not in POLICY_KWARGS_NAMES)
+               or (isinstance(node, ast.Attribute) and node.attr.startswith("_"))
+               or (isinstance(node, ast.Call) and not (isinstance(node.func, ast.Name) and node.func.id == "dict")))
+        if bad:
+            names = sorted(set(POLICY_KWARGS_NAMES) - {"dict"})
+            shown = ast.unparse(node) if isinstance(node, ast.expr) else type(node).__name__
+            raise ValueError(f"policy_kwargs={text!r}: {shown} is not allowed; use literals, dict(...) and {names}")
+    try:
+        return eval(compile(tree, "<policy_kwargs>", "eval"), {"__builtins__": {}, **POLICY_KWARGS_NAMES})
+    except Exception as error:
+        raise ValueError(f"policy_kwargs={text!r} does not evaluate: {error}") from None
+
+
+def check_net_arch(net_arch: Any) -> None:
+    """``ValueError`` unless ``net_arch`` is a list of layer widths >= 1, or a dict of such lists (pi, vf, qf)."""
+    layers = [w for v in net_arch.values() for w in v] if isinstance(net_arch, dict) else net_arch
+    if not isinstance(layers, (list, tuple)) or not all(_is_int(w) and w >= 1 for w in layers):
+        raise ValueError(f"net_arch={net_arch!r} must be a list of layer widths >= 1 (or a dict of such lists)")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+#: Bounds of the numeric hyperparameters that SB3 takes on trust: (integer?, low, high), inclusive.
+HYPERPARAM_BOUNDS: dict[str, tuple[bool, float, float]] = {
+    "learning_rate": (False, 1e-12, 10.0), "clip_range": (False, 1e-12, 10.0),
+    "gamma": (False, 0.0, 1.0), "gae_lambda": (False, 0.0, 1.0), "tau": (False, 1e-12, 1.0),
+    "exploration_fraction": (False, 0.0, 1.0), "exploration_initial_eps": (False, 0.0, 1.0),
+    "exploration_final_eps": (False, 0.0, 1.0), "vf_coef": (False, 0.0, math.inf),
+    "max_grad_norm": (False, 1e-12, math.inf), "ent_coef": (False, 0.0, math.inf),
+    "batch_size": (True, 1, math.inf), "buffer_size": (True, 1, math.inf), "learning_starts": (True, 0, math.inf),
+    "n_steps": (True, 1, math.inf), "n_epochs": (True, 1, math.inf), "train_freq": (True, 1, math.inf),
+    "gradient_steps": (True, -1, math.inf), "target_update_interval": (True, 1, math.inf),
+}
+#: Bytes per transition a replay buffer holds besides two observations (action, reward, done, timeout).
+_TRANSITION_OVERHEAD = 64
+
+
+def check_hyperparams(params: dict[str, Any], obs_size: int) -> None:
+    """``ValueError`` naming the first out-of-range value of :data:`HYPERPARAM_BOUNDS`, or a replay
+    buffer that cannot fit in this machine's memory (``obs_size`` float32 numbers per observation).
+
+    Schedules ``lin_<x>`` are checked on x; non-numeric settings SB3 accepts (``ent_coef: auto``,
+    ``train_freq: [4, "episode"]``) are left to it.
+    """
+    for name, (integer, low, high) in HYPERPARAM_BOUNDS.items():
+        value = params.get(name)
+        if isinstance(value, str) and name in ("learning_rate", "clip_range"):
+            match = re.fullmatch(r"lin_([0-9.eE+-]+)", value)
+            value = float(match.group(1)) if match else value
+        if value is None or isinstance(value, (str, list, tuple)) and name in ("ent_coef", "train_freq"):
+            continue
+        kind_ok = _is_int(value) if integer else isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not (kind_ok and low <= value <= high) or (name == "gradient_steps" and value == 0):
+            bounds = f"{'an integer' if integer else 'a number'} in [{low:g}, {high:g}]"
+            zero = " other than 0" if name == "gradient_steps" else ""
+            raise ValueError(f"{name}={params[name]!r} must be {bounds}{zero}")
+    buffer_size = params.get("buffer_size")
+    if buffer_size is not None:
+        needed = buffer_size * (2 * 4 * obs_size + _TRANSITION_OVERHEAD)
+        available = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        if needed > available:
+            raise ValueError(f"buffer_size={buffer_size!r} needs ~{needed / 2**30:.3g} GiB; this machine has "
+                             f"{available / 2**30:.3g} GiB")
+
+
+def check_device(device: str) -> None:
+    """``ValueError`` unless torch understands ``device`` ("cpu", "cuda", "cuda:1", "auto", ...)."""
+    if device == "auto":
+        return
+    try:
+        torch.device(device)
+    except (RuntimeError, TypeError) as error:
+        raise ValueError(f"--device {device!r} is not a torch device ({error}); try cpu, cuda or auto") from None
+
+
+def n_step_buffer_kwargs(cls: type[BaseAlgorithm], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """For an off-policy ``cls`` with ``n_steps`` > 1: the n-step replay buffer spelt out, ``n_steps`` 1.
+
+    SB3 builds the buffer itself from ``n_steps`` but then saves its class, so every later load
+    warns that ``n_steps`` "is ignored because a custom replay_buffer_class was passed". Passing
+    the class and its ``n_steps``/``gamma`` explicitly (the way SB3's warning asks) gives the same
+    buffer, and loading stays quiet; the saved ``config.yml`` keeps ``n_steps`` as written.
+    """
+    n_steps = kwargs.get("n_steps", 1)
+    if not issubclass(cls, OffPolicyAlgorithm) or n_steps == 1 or "replay_buffer_class" in kwargs:
+        return {}
+    gamma = kwargs.get("gamma", inspect.signature(cls.__init__).parameters["gamma"].default)
+    buffer_kwargs = {**kwargs.get("replay_buffer_kwargs", {}), "n_steps": n_steps, "gamma": gamma}
+    return {"n_steps": 1, "replay_buffer_class": NStepReplayBuffer, "replay_buffer_kwargs": buffer_kwargs}
+
+
+def create_run_dir(log_folder: str | Path, algo: str, env_id: str) -> Path:
+    """Create and return ``<log_folder>/<algo>/<env_id>_<k>``, k one more than the largest existing (from 1).
+
+    The folder is made with ``exist_ok=False``: a run that loses the race for k to another run
+    started at the same moment takes the next k instead of sharing or crashing.
+    """
     base = Path(log_folder) / algo
-    taken = [int(m.group(1)) for p in base.glob(f"{env_id}_*") if (m := re.fullmatch(rf"{re.escape(env_id)}_(\d+)", p.name))]
-    return base / f"{env_id}_{max(taken, default=0) + 1}"
+    base.mkdir(parents=True, exist_ok=True)
+    pattern = re.compile(rf"{re.escape(env_id)}_(\d+)")
+    taken = [int(m.group(1)) for p in base.glob(f"{env_id}_*") if (m := pattern.fullmatch(p.name))]
+    k = max(taken, default=0) + 1
+    while True:
+        try:
+            (base / f"{env_id}_{k}").mkdir()
+            return base / f"{env_id}_{k}"
+        except FileExistsError:
+            k += 1
+
+
+def check_log_folder(log_folder: str | Path) -> None:
+    """``ValueError`` unless run folders can be made under ``log_folder`` (checked without leaving anything)."""
+    path = Path(log_folder).absolute()
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    if not existing.is_dir():
+        raise ValueError(f"-f/--log-folder {str(log_folder)!r}: {existing} is a file, not a folder")
+    try:  # os.access says yes to root even on a read-only file system: make and remove a probe instead
+        os.rmdir(tempfile.mkdtemp(prefix=".write-probe-", dir=existing))
+    except OSError as error:
+        raise ValueError(f"-f/--log-folder {str(log_folder)!r}: cannot write in {existing} ({error.strerror})") from None
 
 
 @dataclass
@@ -159,6 +302,10 @@ def prepare(args: TrainArgs) -> PreparedRun:
     if n_envs < 1 or n_timesteps < 1 or args.eval_freq < 0 or args.eval_episodes < 0:
         raise ValueError("--n-envs and -n must be >= 1, --eval-freq and --eval-episodes >= 0")
     algo_kwargs(params, args.algo, args.optimizer)  # fails early on a bad policy_kwargs or schedule
+    obs_shape = threebody_env.ThreeBodyVectorEnv(num_envs=1, **env_kwargs).single_observation_space.shape
+    check_hyperparams(params, int(np.prod(obs_shape)))
+    check_device(args.device)
+    check_log_folder(args.log_folder)
     if args.trained_agent is not None:
         check_trained_agent(cls, args.trained_agent, env_kwargs)
     return PreparedRun(args, params, env_kwargs, n_timesteps, n_envs)
@@ -188,12 +335,8 @@ def build_model(run: PreparedRun, env, run_dir: Path) -> BaseAlgorithm:
     if args.trained_agent is None:
         return cls(run.hyperparams["policy"], env, **kwargs, **common)
     kwargs.pop("policy_kwargs")  # the architecture is the saved one
-    model = cls.load(args.trained_agent, env=env, **kwargs, **common)
-    if isinstance(model.replay_buffer, NStepReplayBuffer):
-        # SB3 rebuilds a saved n-step buffer with the saved gamma and n_steps, not the ones in force now
-        model.replay_buffer.n_steps, model.replay_buffer.gamma = model.n_steps, model.gamma
-        model.replay_buffer_kwargs.update(n_steps=model.n_steps, gamma=model.gamma)
-    return model
+    # The replay buffer is rebuilt from the kwargs in force, n-step settings included (n_step_buffer_kwargs).
+    return cls.load(args.trained_agent, env=env, **kwargs, **common)
 
 
 def plain(value: Any) -> Any:
@@ -201,36 +344,59 @@ def plain(value: Any) -> Any:
     return json.loads(json.dumps(value))
 
 
+#: Written into a run folder whose training crashed (or was aborted by a second Ctrl-C); such a folder has no model.
+FAILED_MARKER = "FAILED.txt"
+
+
 def train(run: PreparedRun) -> Path:
-    """Train as prepared, write the run folder and return its path. Ctrl-C still saves the model."""
+    """Train as prepared, write the run folder and return its path.
+
+    Ctrl-C stops training after the current step and saves the model trained so far; a second
+    Ctrl-C, or any error, leaves no ``model.zip`` (a crashed run must not look trained) but
+    ``FAILED.txt`` naming the error, and re-raises.
+    """
     args = run.args
     torch.set_num_threads(TORCH_THREADS)
-    run_dir = next_run_dir(args.log_folder, args.algo, args.env)
-    run_dir.mkdir(parents=True)
+    run_dir = create_run_dir(args.log_folder, args.algo, args.env)
+    try:
+        _train_into(run, run_dir)
+    except BaseException as error:
+        (run_dir / FAILED_MARKER).write_text(f"{type(error).__name__}: {error}\n")
+        print(f"Training failed ({type(error).__name__}); {run_dir} holds no model, see {FAILED_MARKER}.",
+              file=sys.stderr)
+        raise
+    return run_dir
+
+
+def _train_into(run: PreparedRun, run_dir: Path) -> None:
+    args = run.args
     saved_args = {**asdict(args), "n_timesteps": run.n_timesteps, "n_envs": run.n_envs, "env_kwargs": run.env_kwargs}
     (run_dir / "args.yml").write_text(yaml.safe_dump(plain(saved_args), sort_keys=False))
     (run_dir / "config.yml").write_text(yaml.safe_dump(plain(run.hyperparams), sort_keys=False))
 
     env = make_sb3_vec_env(run.n_envs, max_episode_steps=threebody_env.TRAINING_EPISODE_STEPS, **run.env_kwargs)
-    model = build_model(run, env, run_dir)
-    episodes = EpisodeLogCallback()
-    callbacks = [episodes]
-    if args.eval_freq > 0 and args.eval_episodes > 0:
-        seeds = seeds_from(VALIDATION_SEEDS, args.eval_episodes)
-        callbacks.append(ValidationCallback(run_dir, seeds, run.env_kwargs, args.eval_freq, EVALUATION_EPISODE_STEPS))
-    start = time.perf_counter()
     try:
-        model.learn(run.n_timesteps, callback=CallbackList(callbacks), progress_bar=args.progress, tb_log_name="run")
-    except KeyboardInterrupt:
-        print("Interrupted: saving the model trained so far.")
+        model = build_model(run, env, run_dir)
+        interrupt = StopOnInterrupt()
+        episodes = EpisodeLogCallback()
+        callbacks = [interrupt, episodes]
+        if args.eval_freq > 0 and args.eval_episodes > 0:
+            seeds = seeds_from(VALIDATION_SEEDS, args.eval_episodes)
+            callbacks.append(ValidationCallback(run_dir, seeds, run.env_kwargs, args.eval_freq,
+                                                EVALUATION_EPISODE_STEPS, interrupt=interrupt))
+        start = time.perf_counter()
+        with interrupt:
+            model.learn(run.n_timesteps, callback=CallbackList(callbacks), progress_bar=args.progress,
+                        tb_log_name="run")
     finally:
-        model.save(run_dir / "model.zip")
-        curve = episodes.arrays()
-        np.savez(run_dir / "episodes.npz", **curve)
-        plot_learning_curve(curve, run_dir / "learning_curve.png")
         env.close()
+    if interrupt.requested:
+        print("Interrupted: saving the model trained so far.")
+    model.save(run_dir / "model.zip")
+    curve = episodes.arrays()
+    np.savez(run_dir / "episodes.npz", **curve)
+    plot_learning_curve(curve, run_dir / "learning_curve.png")
     print(f"Trained {args.algo} on {args.env} for {model.num_timesteps} steps in {time.perf_counter() - start:.0f} s.")
     best = run_dir / "best_model.zip"
     print(f"Model: {run_dir / 'model.zip'}" + (f" (best on validation: {best})" if best.exists() else ""))
     print(f"Evaluate it with: python evaluate.py {run_dir}")
-    return run_dir

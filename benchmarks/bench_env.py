@@ -7,9 +7,21 @@ bare kernels (``integrators.evolve_kernel`` for one system, ``integrators.evolve
 batch) over the same intervals. overhead = env step - integration: observation, reward, info and
 bookkeeping.
 
-    .venv/bin/python benchmarks/bench_env.py [--repeats 5] [--steps 100]
+It first compares one ``ThreeBody-v0`` (the discrete default, action 5: eta = 0.046, about 8
+force evaluations per step) with ``CartPole-v1``, env-only steps/s in the same run, through
+``gymnasium.make`` and unwrapped, interleaving the two so that load from other processes hits both.
+
+    .venv/bin/python benchmarks/bench_env.py [--repeats 5] [--steps 100] [--ratio-steps 5000]
 
 Numbers are medians over repeats, after a warm-up that compiles the Numba kernels.
+
+Measured 2026-11-29 on the shared 2-core machine (about 6 other sessions running, so absolute
+figures are 3-5x below an idle machine's; the ratio to CartPole in the same run is the figure to
+read), ``--repeats 7``, two runs each, before = 893791d and after = the single-env speed-up:
+
+    ThreeBody-v0 / CartPole-v1 env-only steps/s   before (893791d)          after
+    gymnasium.make                                 0.08, 0.08 (3.3k, 2.8k/s)  0.50, 0.36 (15.0k, 13.4k/s)
+    unwrapped                                      0.08, 0.10 (3.2k, 2.8k/s)  0.52, 0.48 (19.6k, 21.7k/s)
 """
 
 from __future__ import annotations
@@ -89,6 +101,38 @@ def time_vector(venv: ThreeBodyVectorEnv, eta: float, steps: int, seed: int) -> 
     return total / steps, integration / steps
 
 
+CARTPOLE_ACTION = 0
+THREEBODY_ACTION = 5  # eta = 10**-(4/3) = 0.046 of the default 7 values in [1e-3, 1e-1]
+
+
+def steps_per_second(env, action: int, steps: int, seed: int) -> float:
+    """Env-only steps per second of ``env`` under a constant ``action``, resetting when an episode ends."""
+    env.reset(seed=seed)
+    step = env.step
+    start = time.perf_counter()
+    for _ in range(steps):
+        _, _, terminated, truncated, _ = step(action)
+        if terminated or truncated:
+            env.reset()
+    return steps / (time.perf_counter() - start)
+
+
+def compare_with_cartpole(repeats: int, steps: int) -> None:
+    """Print the median env-only steps/s of ThreeBody-v0 and CartPole-v1, and their ratio."""
+    print(f"{'env-only steps/s':<26}{'CartPole-v1':>13}{'ThreeBody-v0':>14}{'ratio':>8}")
+    for label, unwrap in (("gymnasium.make", False), ("unwrapped", True)):
+        envs = [gymnasium.make(env_id) for env_id in ("CartPole-v1", "ThreeBody-v0")]
+        if unwrap:
+            envs = [env.unwrapped for env in envs]
+        cartpole, threebody = envs
+        steps_per_second(threebody, THREEBODY_ACTION, 100, 0)  # warm-up: Numba compilation
+        rates = np.array([(steps_per_second(cartpole, CARTPOLE_ACTION, steps, seed),
+                           steps_per_second(threebody, THREEBODY_ACTION, steps, seed)) for seed in range(repeats)])
+        ratio = np.median(rates[:, 1] / rates[:, 0])
+        print(f"{label:<26}{np.median(rates[:, 0]):>13,.0f}{np.median(rates[:, 1]):>14,.0f}{ratio:>8.2f}")
+    print()
+
+
 def median_of(repeats: int, run) -> tuple[float, float]:
     results = np.array([run(seed) for seed in range(repeats)])
     return float(np.median(results[:, 0])), float(np.median(results[:, 1]))
@@ -98,7 +142,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--steps", type=int, default=100, help="env steps per repeat (divided by B/16 for B > 16)")
+    parser.add_argument("--ratio-steps", type=int, default=5000, help="steps per repeat of the CartPole comparison")
     args = parser.parse_args()
+    compare_with_cartpole(args.repeats, args.ratio_steps)
 
     cases = []
     for eta in ETAS:

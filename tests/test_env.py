@@ -1,6 +1,6 @@
 """The single environment ``ThreeBodyEnv``: API contract, physics bookkeeping, rewards, robustness.
 
-Most tests build the raw env with ``record_wall_time=False`` so that info is deterministic; the
+Wall time is off by default (``record_wall_time``), so info is deterministic; the
 oracle for the dynamics is ``integrators.evolve`` run independently on the same initial condition.
 """
 
@@ -8,6 +8,7 @@ import math
 import random
 import subprocess
 import sys
+import warnings
 
 import gymnasium
 import numpy as np
@@ -21,24 +22,14 @@ from threebody_env import EnvConfig, ThreeBodyEnv, figure_eight, pythagorean
 from threebody_env.actions import ActionMap
 from threebody_env.initial_conditions import PAPER_INTERVAL
 
+from conftest import CHEAP, sampled_actions, two_close_bodies
+
 INFO_KEYS = {"energy_error", "step_energy_error", "n_force_evals", "n_steps", "wall_time", "param", "time", "status"}
 ETAS = np.logspace(-3, -1, 7)  # the default discrete action set: 3 values per decade
-CHEAP = 6  # eta = 0.1, one or two Hermite steps per interval on quiet paper triples
 
 
 def make_env(**kwargs) -> ThreeBodyEnv:
     return ThreeBodyEnv(record_wall_time=False, **kwargs)
-
-
-def random_actions(env, seed: int, count: int) -> list:
-    env.action_space.seed(seed)
-    return [env.action_space.sample() for _ in range(count)]
-
-
-def two_close_bodies(rng=None):
-    """Bodies 0 and 1 at rest 1e-6 apart, body 2 far away: a head-on collision within ~1e-9."""
-    pos = np.array([[0.0, 0.0, 0.0], [1e-6, 0.0, 0.0], [5.0, 3.0, 0.0]])
-    return pos, np.zeros((3, 3)), np.ones(3)
 
 
 def triangle_at_rest(rng=None):
@@ -65,13 +56,26 @@ def test_gymnasium_and_sb3_checkers_pass(action_mode, observation, reward):
     sb3_check_env(make_env(**kwargs), warn=True)
 
 
-def test_wall_time_is_reported_by_default():
-    """Wall time (the one non-deterministic info value) is positive and finite unless disabled."""
+@pytest.mark.parametrize("env_id", ["ThreeBody-v0", "ThreeBodyContinuous-v0"])
+def test_checkers_pass_on_the_registered_defaults(env_id):
+    """Both checkers accept each registered id exactly as ``gymnasium.make`` builds it, no arguments."""
+    gym_check_env(gymnasium.make(env_id).unwrapped, skip_render_check=True)
+    sb3_check_env(gymnasium.make(env_id).unwrapped, warn=True)
+
+
+def test_wall_time_is_zero_by_default_and_reported_on_request():
+    """Wall time (the one non-deterministic info value) reads 0.0 by default; with
+    ``record_wall_time=True`` or ``cost="wall_time"`` it is positive and finite."""
     env = ThreeBodyEnv()
     env.reset(seed=0)
-    for action in (0, CHEAP):
-        info = env.step(action)[-1]
-        assert math.isfinite(info["wall_time"]) and info["wall_time"] > 0
+    assert env.step(CHEAP)[-1]["wall_time"] == 0.0
+    for kwargs in ({"record_wall_time": True}, {"cost": "wall_time"}):
+        env = ThreeBodyEnv(**kwargs)
+        assert env.config.record_wall_time is True
+        env.reset(seed=0)
+        for action in (0, CHEAP):
+            info = env.step(action)[-1]
+            assert math.isfinite(info["wall_time"]) and info["wall_time"] > 0
 
 
 def test_make_in_a_fresh_interpreter():
@@ -123,10 +127,10 @@ def rollout(env, seed, actions):
 def test_seeded_determinism(action_mode):
     """Same seed and actions -> identical observations, rewards and infos (wall time aside);
     another seed -> another initial condition."""
-    actions = random_actions(make_env(action_mode=action_mode), 0, 20)
+    actions = sampled_actions(make_env(action_mode=action_mode), 0, 20)
     traces = []
     for seed in (11, 11, 12):
-        env = ThreeBodyEnv(action_mode=action_mode)  # wall time on: it is the only field allowed to differ
+        env = ThreeBodyEnv(action_mode=action_mode, record_wall_time=True)  # the only field allowed to differ
         traces.append(rollout(env, seed, actions))
     same, other = traces[1], traces[2]
     assert len(traces[0]) == len(same)
@@ -144,7 +148,7 @@ def test_env_does_not_touch_global_rngs():
     np_state, py_state = np.random.get_state(), random.getstate()
     env = make_env()
     env.reset(seed=1)
-    for action in random_actions(env, 1, 10):
+    for action in sampled_actions(env, 1, 10):
         env.step(action)
     env.reset()
     after = np.random.get_state()
@@ -210,7 +214,7 @@ def test_info_keys_and_time_advance():
     env = make_env()
     _, info = env.reset(seed=2)
     assert INFO_KEYS <= info.keys() and info["time"] == 0.0
-    for action in random_actions(env, 2, 10):
+    for action in sampled_actions(env, 2, 10):
         previous = info["time"]
         info = env.step(action)[-1]
         assert INFO_KEYS <= info.keys()
@@ -264,7 +268,7 @@ def test_observations_are_fresh_finite_float32_in_space(observation):
     env = make_env(observation=observation, action_mode="continuous")
     obs, _ = env.reset(seed=8)
     seen = [obs]
-    for action in random_actions(env, 8, 30):
+    for action in sampled_actions(env, 8, 30):
         obs = env.step(action)[0]
         seen.append(obs)
     for obs in seen:
@@ -322,7 +326,7 @@ def test_interval_reward_charges_each_interval_its_error_and_work(seed, max_ener
     c_ref = reference_cost(initial_condition, cfg)
     energy0 = integrators.energy(*initial_condition)
     previous = energy0
-    actions = random_actions(env, seed, 100) if fixed_action is None else [fixed_action] * 100
+    actions = sampled_actions(env, seed, 100) if fixed_action is None else [fixed_action] * 100
     terminated = False
     for action in actions:
         _, reward, terminated, _, info = env.step(action)
@@ -353,7 +357,7 @@ def test_log_error_rewards_telescope(reward, seed, max_energy_error, error_ceili
     env.reset(options={"initial_condition": initial_condition})
     energy0 = integrators.energy(*initial_condition)
     previous, accumulated, total, work, terminated = energy0, 0.0, 0.0, 0, False
-    actions = random_actions(env, seed, 100) if fixed_action is None else [fixed_action] * 100
+    actions = sampled_actions(env, seed, 100) if fixed_action is None else [fixed_action] * 100
     for action in actions:
         _, reward_i, terminated, _, info = env.step(action)
         systems = env.unwrapped._systems
@@ -439,19 +443,20 @@ def test_failure_terminates_with_the_penalty():
 
 
 def run_episode(env, seed, options=None, steps=100):
-    """Random actions until the episode ends or ``steps`` run out; asserts finiteness throughout."""
+    """Random actions until the episode ends or ``steps`` run out; asserts finiteness throughout.
+    Returns the last info and whether the episode terminated."""
     obs, _ = env.reset(seed=seed, options=options)
     assert np.all(np.isfinite(obs))
-    for action in random_actions(env, seed, steps):
+    for action in sampled_actions(env, seed, steps):
         obs, reward, terminated, truncated, info = env.step(action)
         assert np.all(np.isfinite(obs)) and env.observation_space.contains(obs) and math.isfinite(reward)
         if terminated or truncated:
-            return info
-    return info
+            break
+    return info, terminated
 
 
 @pytest.mark.parametrize("action_mode", ["discrete", "continuous"])
-def test_no_nan_under_random_actions(action_mode):
+def test_no_nan_under_sampled_actions(action_mode):
     """30 paper triples x 100 random actions: every observation and reward is finite."""
     env = make_env(action_mode=action_mode)
     for seed in range(15 if action_mode == "continuous" else 30):
@@ -459,22 +464,24 @@ def test_no_nan_under_random_actions(action_mode):
 
 
 @pytest.mark.parametrize(
-    "sampler, kwargs",
+    "sampler, kwargs, status",
     [
-        (two_close_bodies, {}),
-        (triangle_at_rest, {}),
-        (pythagorean, {"max_integrator_steps": 50}),
-        (pythagorean, {}),
+        (two_close_bodies, {}, "non_finite"),
+        (triangle_at_rest, {}, "ok"),
+        (pythagorean, {"max_integrator_steps": 50}, "max_steps"),
+        (pythagorean, {}, "ok"),
     ],
     ids=["two-bodies-1e-6-apart", "triangle-at-rest", "pythagorean-budget-50", "pythagorean"],
 )
 @pytest.mark.parametrize("observation", ["summary", "full", "paper"])
-def test_near_collisions_end_cleanly(sampler, kwargs, observation):
-    """Close encounters, collisions and exhausted step budgets give finite observations and rewards
-    and end the episode with a terminated status instead of NaN or a hang."""
+def test_near_collisions_end_cleanly(sampler, kwargs, status, observation):
+    """Close encounters, collisions and exhausted step budgets give finite observations and rewards;
+    a collision or an exhausted budget terminates the episode with its status, instead of NaN or a
+    hang, and the two systems that survive 100 random intervals end with status "ok"."""
     env = make_env(initial_conditions=sampler, observation=observation, reward="paper", **kwargs)
-    info = run_episode(env, 0)
-    assert info["status"] in ("ok", "max_steps", "non_finite")
+    info, terminated = run_episode(env, 0)
+    assert info["status"] == status
+    assert terminated == (status != "ok" or abs(info["energy_error"]) > env.config.max_energy_error)
 
 
 @pytest.mark.parametrize("action, status", [(CHEAP, "ok"), (0, "max_steps")])
@@ -504,7 +511,7 @@ def test_every_integrator_runs_in_the_env(integrator, action_mode):
     env = make_env(integrator=integrator, action_mode=action_mode)
     lo, hi = integrators.METHODS[integrator].param_range
     env.reset(seed=0)
-    for action in random_actions(env, 0, 4):
+    for action in sampled_actions(env, 0, 4):
         obs, reward, _, _, info = env.step(action)
         assert np.all(np.isfinite(obs)) and math.isfinite(reward)
         assert lo * (1 - 1e-12) <= info["param"] <= hi * (1 + 1e-12) and info["n_force_evals"] > 0
@@ -538,6 +545,16 @@ def test_every_integrator_runs_in_the_env(integrator, action_mode):
         ({"render_mode": "ansi"}, "render_mode='ansi'"),
         ({"initial_conditions": "nope"}, "initial_conditions='nope'"),
         ({"cost": "wall_time", "record_wall_time": False}, "record_wall_time"),
+        ({"record_wall_time": "no"}, "record_wall_time='no'"),
+        ({"interval": True}, "interval=True"),
+        ({"max_integrator_steps": True}, "max_integrator_steps=True"),
+        ({"max_integrator_steps": 2**70}, "max_integrator_steps=1180591620717411303424"),
+        ({"param_range": (5e-324, 1e-3)}, "high / low finite"),
+        ({"param_range": (1e-3,)}, "param_range=\\(0.001,\\) must be a pair"),
+        ({"cost_weight": 1e308}, "cost_weight=1e\\+308 must be at most"),
+        ({"failure_penalty": math.inf}, "failure_penalty=inf"),
+        ({"reward": "paper", "paper_weights": (math.nan, 1.0)}, "paper_weights=\\(nan, 1.0\\)"),
+        ({"paper_weights": (1.0, 2.0, 3.0)}, "paper_weights"),
         ({"reward": "paper", "param_range": (0.1, 2.0)}, "param_range"),
         ({"reward": "paper", "max_energy_error": 1.0}, "max_energy_error=1.0"),
     ],
@@ -553,10 +570,50 @@ def test_bad_actions_raise():
     for action in (-1, 10, 2.5):
         with pytest.raises(ValueError, match="discrete actions"):
             env.step(action)
+    for action in (True, np.array([1, 2]), [[1]], "3"):
+        with pytest.raises(ValueError):
+            env.step(action)
     env = make_env(action_mode="continuous")
     env.reset(seed=0)
     with pytest.raises(ValueError, match="finite"):
         env.step(np.array([np.nan], dtype=np.float32))
+    with pytest.raises(ValueError, match="expected one action of shape \\(1,\\)"):
+        env.step(np.zeros(2, dtype=np.float32))
+
+
+def test_integer_actions_of_every_kind_give_the_same_parameter():
+    """A Python int, a NumPy integer, a 0-d and a (1,) integer array all select the same eta."""
+    params = set()
+    for action in (3, np.int64(3), np.int32(3), np.array(3), np.array([3])):
+        env = make_env()
+        env.reset(seed=0)
+        params.add(env.step(action)[-1]["param"])
+    assert params == {float(ETAS[3])}
+
+
+def test_misspelt_reset_option_is_rejected():
+    with pytest.raises(ValueError, match=r"unknown reset option\(s\) \['initial_conditions'\]"):
+        make_env().reset(options={"initial_conditions": triangle_at_rest()})
+
+
+def test_step_and_render_before_reset_raise():
+    for env in (make_env(), make_env(render_mode="rgb_array")):
+        with pytest.raises(gymnasium.error.ResetNeeded, match="reset"):
+            env.step(CHEAP)
+    with pytest.raises(gymnasium.error.ResetNeeded, match="reset"):
+        make_env(render_mode="rgb_array").render()
+
+
+def test_stepping_after_termination_warns():
+    env = make_env(initial_conditions=two_close_bodies)
+    env.reset()
+    assert env.step(0)[2]
+    with pytest.warns(UserWarning, match="after the episode terminated"):
+        env.step(0)
+    env.reset()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        env.step(CHEAP)  # a new episode steps quietly
 
 
 # --- rendering -------------------------------------------------------------------------------------

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import yaml
+from stable_baselines3.common.buffers import NStepReplayBuffer
 
 from agents.algorithms import ALGOS
 from agents.train_cli import main
+from agents.training import FAILED_MARKER, create_run_dir, evaluate_policy_kwargs
 
 #: A few hundred steps; large time-step parameters only, so that untrained policies integrate cheaply.
 TINY = ["-n", "128", "--n-envs", "4", "--eval-freq", "0", "--no-progress", "--env-kwargs", "param_range:(0.01,0.1)"]
@@ -65,11 +72,25 @@ def test_run_folder_has_the_promised_files_and_training_continues(tmp_path, caps
 
     second = train(tmp_path, "dqn", "ThreeBody-v0", "-i", str(run / "model.zip"), "-params", "gamma:0.8", "n_steps:2")
     assert second.name == "ThreeBody-v0_2"
-    continued = ALGOS["dqn"].load(second / "model.zip")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # SB3's "n_steps=... is ignored" warning among others
+        continued = ALGOS["dqn"].load(second / "model.zip")
     assert continued.num_timesteps == 128
     # the n-step buffer follows the hyperparameters in force, not those saved with the first run
-    assert (continued.gamma, continued.n_steps) == (0.8, 2)
+    assert continued.gamma == 0.8 and isinstance(continued.replay_buffer, NStepReplayBuffer)
+    assert (continued.replay_buffer.n_steps, continued.replay_buffer.gamma) == (2, 0.8)
     assert continued.replay_buffer_kwargs == {"n_steps": 2, "gamma": 0.8}
+    assert yaml.safe_load((second / "config.yml").read_text())["n_steps"] == 2
+
+
+def test_n_step_dqn_trains_and_loads_without_warnings(tmp_path):
+    """The yml's n_steps: 3 gives DQN a 3-step buffer, and neither training nor loading warns about it."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        run = train(tmp_path, "dqn", "ThreeBody-v0")
+        model = ALGOS["dqn"].load(run / "model.zip", device="cpu")
+    assert isinstance(model.replay_buffer, NStepReplayBuffer)
+    assert (model.replay_buffer.n_steps, model.replay_buffer.gamma) == (3, 0.9)
 
 
 def parameters(run: Path) -> dict[str, torch.Tensor]:
@@ -112,6 +133,22 @@ def test_adamp_trains_a_layernorm_network_reproducibly(tmp_path):
         (["--seed", "-5"], "training seed range"),
         (["-params", "policy_kwargs:dict(net_arch=[64"], "does not evaluate"),
         (["-i", __file__], "cannot load"),
+        (["-params", "learning_rate:-1"], "learning_rate=-1 must be a number in"),
+        (["-params", "learning_rate:lin_-1"], "learning_rate='lin_-1'"),
+        (["-params", "buffer_size:1e12"], "buffer_size=1000000000000.0 must be an integer"),
+        (["-params", "buffer_size:10**12"], "buffer_size"),
+        (["-params", "buffer_size:1000000000000"], "GiB"),
+        (["-params", "batch_size:0"], "batch_size=0"),
+        (["-params", "gamma:5"], "gamma=5"),
+        (["-params", "gradient_steps:0"], "gradient_steps=0"),
+        (["-params", "exploration_final_eps:True"], "exploration_final_eps=True"),
+        (["-params", "policy_kwargs:dict(net_arch=[0])"], "net_arch=[0]"),
+        (["-params", "policy_kwargs:dict(net_arch=dict(pi=[64], vf=[-1]))"], "net_arch="),
+        (["-params", "policy_kwargs:__import__('os').getcwd()"], "is not allowed"),
+        (["-params", "policy_kwargs:dict(a=nn.ReLU.__class__)"], "is not allowed"),
+        (["-params", "policy_kwargs:dict(a=torch.load('x'))"], "torch.load('x') is not allowed"),
+        (["--device", "banana"], "--device 'banana'"),
+        (["--env-kwargs", "max_integrator_steps:1180591620717411303424"], "max_integrator_steps="),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(tmp_path, capsys, argv, message):
@@ -119,5 +156,83 @@ def test_bad_arguments_exit_2_with_one_line(tmp_path, capsys, argv, message):
         main([*argv, "-f", str(tmp_path), "--no-progress"])
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
-    assert message in err and "Traceback" not in err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "dqn").exists()
+
+
+def test_log_folder_on_a_file_exits_2_before_any_work(tmp_path, capsys):
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("")
+    for folder in (blocker, blocker / "logs"):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["-f", str(folder), "--no-progress"])
+        assert exit_info.value.code == 2
+        assert "is a file, not a folder" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not Path("/proc/self").exists(), reason="needs Linux's /proc, where nobody may make a folder")
+def test_log_folder_that_cannot_be_written_exits_2(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["-f", "/proc/threebody-logs", "--no-progress"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "cannot write in /proc" in err and "Traceback" not in err
+
+
+def test_zoo_policy_kwargs_still_evaluate():
+    assert evaluate_policy_kwargs("dict(net_arch=[64, 64], activation_fn=nn.Tanh)") == {
+        "net_arch": [64, 64], "activation_fn": torch.nn.Tanh}
+    assert evaluate_policy_kwargs("dict(optimizer_class=th.optim.RMSprop, net_arch=dict(pi=[8], vf=[8]))")[
+        "optimizer_class"] is torch.optim.RMSprop
+
+
+def test_run_folders_are_claimed_atomically(tmp_path):
+    """A run whose k another run created first takes the next k (two runs started at once)."""
+    first = create_run_dir(tmp_path, "dqn", "ThreeBody-v0")
+    taken = tmp_path / "dqn" / "ThreeBody-v0_2"
+    original_glob = Path.glob
+
+    def glob_missing_the_racer(self, pattern):  # the listing was taken before the other run made _2
+        return [p for p in original_glob(self, pattern) if p != taken]
+
+    taken.mkdir()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Path, "glob", glob_missing_the_racer)
+        second = create_run_dir(tmp_path, "dqn", "ThreeBody-v0")
+    assert (first.name, second.name) == ("ThreeBody-v0_1", "ThreeBody-v0_3")
+
+
+def test_a_crashed_run_leaves_no_model_but_a_failure_note(tmp_path, monkeypatch):
+    """An error in the middle of training: no model.zip (evaluate.py would take it for trained), FAILED.txt."""
+    def crash(self, *args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(ALGOS["dqn"], "learn", crash)
+    with pytest.raises(RuntimeError, match="boom"):
+        train(tmp_path, "dqn")
+    run = tmp_path / "dqn" / "ThreeBody-v0_1"
+    assert not (run / "model.zip").exists()
+    assert (run / FAILED_MARKER).read_text() == "RuntimeError: boom\n"
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_training_and_saves(tmp_path):
+    """SIGINT in the middle of training (often inside the parallel Numba kernel): a clean exit 0 that
+    saves the model, never the SystemError the kernel raised before."""
+    script = Path(__file__).resolve().parents[1] / "train.py"
+    process = subprocess.Popen(
+        [sys.executable, str(script), "-n", "10000000", "--eval-freq", "0", "--no-progress", "-f", str(tmp_path),
+         "--n-envs", "8", "-params", *TINY_PARAMS["dqn"]],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    run = tmp_path / "dqn" / "ThreeBody-v0_1"
+    deadline = time.monotonic() + 120
+    while not any((run / "tb").rglob("events.out.tfevents.*")) and time.monotonic() < deadline:
+        time.sleep(0.5)  # the event file appears when learn() starts
+    time.sleep(1)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 0, err
+    assert "Interrupted: saving the model trained so far." in out and "Traceback" not in err
+    model = ALGOS["dqn"].load(run / "model.zip", device="cpu")
+    assert 0 < model.num_timesteps < 10_000_000

@@ -10,15 +10,17 @@ import numpy as np
 import pytest
 from gymnasium.vector import AutoresetMode
 from gymnasium.wrappers import TimeLimit
+import torch
 from stable_baselines3 import PPO
 
 from threebody_env import ThreeBodyEnv, ThreeBodyVectorEnv, figure_eight, paper_triple, pythagorean
 from threebody_env.sb3 import make_sb3_vec_env
 
+from conftest import CHEAP, sampled_actions, two_close_bodies
+
 # Short episodes and a tight error limit so that a run crosses both kinds of episode end.
 EPISODE = dict(max_energy_error=1e-8, record_wall_time=False)
 MAX_STEPS = 12
-CHEAP = 6  # eta = 0.1, the last of the default 7
 MID = 2  # eta = 0.00464
 
 
@@ -30,11 +32,6 @@ def single_envs(num_envs, seed, **kwargs):
 
 def vector_env(num_envs, autoreset_mode, **kwargs):
     return ThreeBodyVectorEnv(num_envs, max_episode_steps=MAX_STEPS, autoreset_mode=autoreset_mode, **EPISODE, **kwargs)
-
-
-def sampled_actions(venv, seed, count):
-    venv.action_space.seed(seed)
-    return [venv.action_space.sample() for _ in range(count)]
 
 
 def assert_info_matches(vector_info, index, single_info):
@@ -101,16 +98,11 @@ def test_same_step_autoreset_matches_single_envs():
     assert finished > num_envs
 
 
-def collision(rng=None):
-    """Two bodies at rest 1e-6 apart: they meet within the first interval (a failed episode)."""
-    return np.array([[0.0, 0.0, 0.0], [1e-6, 0.0, 0.0], [5.0, 3.0, 0.0]]), np.zeros((3, 3)), np.ones(3)
-
-
 def test_disabled_autoreset_freezes_finished_slots():
     """DISABLED: a slot that has ended keeps its state, reward 0 and no flags until ``reset``,
     while the other slots go on; ``reset`` revives it."""
     venv = vector_env(3, AutoresetMode.DISABLED)
-    starts = [collision(), paper_triple(np.random.default_rng(0)), figure_eight()]
+    starts = [two_close_bodies(), paper_triple(np.random.default_rng(0)), figure_eight()]
     venv.reset(seed=0, options={"initial_conditions": starts})
     obs, rewards, terminated, truncated, info = venv.step(np.array([CHEAP, MID, MID]))
     np.testing.assert_array_equal(terminated, [True, False, False])
@@ -184,11 +176,27 @@ def test_observations_are_fresh_and_in_space():
 @pytest.mark.parametrize(
     "kwargs, message",
     [({"num_envs": 0}, "num_envs=0"), ({"max_episode_steps": 0}, "max_episode_steps=0"),
+     ({"num_envs": True}, "num_envs=True"), ({"max_episode_steps": 2**70}, "max_episode_steps=1180591620717411303424"),
      ({"render_mode": "rgb_array"}, "does not render"), ({"integrator": "euler"}, "integrator='euler'")],
 )
 def test_bad_vector_configuration_raises(kwargs, message):
     with pytest.raises(ValueError, match=message):
         ThreeBodyVectorEnv(**{"num_envs": 2, **kwargs})
+
+
+@pytest.mark.parametrize("action_mode, actions", [("discrete", np.zeros(3, dtype=np.int64)),
+                                                  ("continuous", np.zeros((2, 2), dtype=np.float32)),
+                                                  ("continuous", np.zeros(1, dtype=np.float32))])
+def test_wrong_number_of_actions_raises(action_mode, actions):
+    venv = ThreeBodyVectorEnv(2, action_mode=action_mode)
+    venv.reset(seed=0)
+    with pytest.raises(ValueError, match="expected 2 actions"):
+        venv.step(actions)
+
+
+def test_misspelt_reset_option_is_rejected():
+    with pytest.raises(ValueError, match=r"unknown reset option\(s\) \['initial_condition'\]"):
+        ThreeBodyVectorEnv(1).reset(options={"initial_condition": figure_eight()})
 
 
 # --- stable-baselines3 adapter ----------------------------------------------------------------------
@@ -249,10 +257,14 @@ def test_sb3_seed_matches_vector_env_seed():
 
 
 @pytest.mark.parametrize("action_mode", ["discrete", "continuous"])
-def test_ppo_learns_without_error(action_mode):
-    """A short PPO run over the adapter: rollouts, episode ends and updates all go through."""
+def test_ppo_rollouts_and_updates_run_over_the_adapter(action_mode):
+    """A short PPO run over the adapter: rollouts cross episode ends and every update changes the
+    policy. (That PPO runs, not that it learns: learning takes minutes, see README.)"""
     venv = make_sb3_vec_env(4, max_episode_steps=20, action_mode=action_mode)
     venv.seed(0)
     model = PPO("MlpPolicy", venv, n_steps=32, batch_size=32, n_epochs=1, seed=0, device="cpu")
+    before = [p.detach().clone() for p in model.policy.parameters()]
     model.learn(256)
     assert model.num_timesteps >= 256 and len(model.ep_info_buffer) > 0
+    assert model._n_updates == 2  # two rollouts of 4 x 32 steps, one epoch each
+    assert not any(torch.equal(a, b) for a, b in zip(before, model.policy.parameters()))

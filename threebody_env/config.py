@@ -16,6 +16,10 @@ ACTION_MODES = ("discrete", "continuous")
 OBSERVATIONS = ("summary", "full", "paper")
 REWARDS = ("interval", "accumulated", "final", "paper")
 COSTS = ("force_evals", "wall_time")
+#: Largest step budget per interval: the kernels count in int64, and a larger budget is a hang anyway.
+MAX_INTEGRATOR_STEPS = 10**12
+#: Largest weight of a reward term: keeps every reward finite (one interval's cost ratio stays far below 1e290).
+MAX_REWARD_WEIGHT = 1e6
 
 
 @dataclass(frozen=True)
@@ -29,8 +33,9 @@ class EnvConfig:
     ``interval`` defaults to the family's natural interval (the paper's 0.1 yr for the three-body
     presets and callables; 1/8 crossing time for "plummer"; the shortest orbital period for
     "hierarchical"; the innermost planet's period for "planetary").
-    ``record_wall_time=False`` reports ``info["wall_time"]`` as 0.0: wall time is the one
+    ``info["wall_time"]`` reads 0.0 unless ``record_wall_time`` is true: wall time is the one
     non-deterministic output, and Gymnasium's checker wants info to repeat exactly for a seed.
+    ``record_wall_time=None`` (default) records it only for ``cost="wall_time"``, which needs it.
     """
 
     integrator: str = "hermite"
@@ -51,7 +56,7 @@ class EnvConfig:
     failure_penalty: float = 20.0
     paper_weights: tuple[float, float] = (3000.0, 4.0)
     softening: float = 0.0
-    record_wall_time: bool = True
+    record_wall_time: bool | None = None  # None: only when cost="wall_time"
     max_integrator_steps: int = 500_000
     method: integrators.MethodInfo = field(init=False, repr=False)
     sampler: Sampler = field(init=False, repr=False)
@@ -72,23 +77,38 @@ class EnvConfig:
         _choice("observation", self.observation, OBSERVATIONS)
         _choice("reward", self.reward, REWARDS)
         _choice("cost", self.cost, COSTS)
-        lo, hi = self.param_range if self.param_range is not None else method.param_range
-        if not (0.0 < lo < hi and math.isfinite(hi)):
-            raise ValueError(f"param_range=({lo!r}, {hi!r}) must satisfy 0 < low < high < inf")
-        object.__setattr__(self, "param_range", (float(lo), float(hi)))
+        lo, hi = _pair("param_range", self.param_range if self.param_range is not None else method.param_range)
+        if not (0.0 < lo < hi and math.isfinite(hi) and math.isfinite(hi / lo)):
+            raise ValueError(f"param_range=({lo!r}, {hi!r}) must satisfy 0 < low < high < inf, high / low finite")
+        object.__setattr__(self, "param_range", (lo, hi))
         if self.n_actions is None:
             object.__setattr__(self, "n_actions", max(2, round(3 * math.log10(hi / lo)) + 1))
-        if not (isinstance(self.n_actions, (int, np.integer)) and self.n_actions >= 2):
+        if not (is_integer(self.n_actions) and self.n_actions >= 2):
             raise ValueError(f"n_actions={self.n_actions!r} must be an integer >= 2")
         for name in ("interval", "max_energy_error", "target_error", "error_ceiling", "cost_weight", "failure_penalty"):
             _positive(name, getattr(self, name), allow_zero=name in ("cost_weight", "failure_penalty"))
         _positive("softening", self.softening, allow_zero=True)
-        if not (isinstance(self.max_integrator_steps, (int, np.integer)) and self.max_integrator_steps >= 1):
-            raise ValueError(f"max_integrator_steps={self.max_integrator_steps!r} must be an integer >= 1")
+        for name in ("cost_weight", "failure_penalty"):
+            if getattr(self, name) > MAX_REWARD_WEIGHT:
+                raise ValueError(f"{name}={getattr(self, name)!r} must be at most {MAX_REWARD_WEIGHT:g}, "
+                                 "so that rewards stay finite")
+        weights = _pair("paper_weights", self.paper_weights)
+        if not all(math.isfinite(w) and abs(w) <= MAX_REWARD_WEIGHT for w in weights):
+            raise ValueError(f"paper_weights={self.paper_weights!r} must be two finite numbers of magnitude at most "
+                             f"{MAX_REWARD_WEIGHT:g}")
+        object.__setattr__(self, "paper_weights", weights)
+        if not (is_integer(self.max_integrator_steps) and 1 <= self.max_integrator_steps <= MAX_INTEGRATOR_STEPS):
+            raise ValueError(f"max_integrator_steps={self.max_integrator_steps!r} must be an integer in "
+                             f"[1, {MAX_INTEGRATOR_STEPS:.0e}]")
         if not self.target_error < self.error_ceiling:
             raise ValueError(f"error_ceiling={self.error_ceiling!r} must exceed target_error={self.target_error!r}")
+        if self.record_wall_time is None:
+            object.__setattr__(self, "record_wall_time", self.cost == "wall_time")
+        if not isinstance(self.record_wall_time, (bool, np.bool_)):
+            raise ValueError(f"record_wall_time={self.record_wall_time!r} must be True, False or None")
         if self.cost == "wall_time" and not self.record_wall_time:
-            raise ValueError("cost='wall_time' needs record_wall_time=True")
+            raise ValueError("cost='wall_time' charges the measured wall time, so it needs record_wall_time=True "
+                             "(or None, the default)")
         if self.reward == "paper" and hi >= 1.0:
             raise ValueError(f"reward='paper' divides by |log10 param|, so param_range=({lo}, {hi}) must stay below 1")
         if self.reward == "paper" and self.max_energy_error >= 1.0:
@@ -113,7 +133,28 @@ def _choice(name: str, value: object, options: tuple[str, ...]) -> None:
         raise ValueError(f"{name}={value!r} is unknown; choose from {list(options)}")
 
 
+def is_integer(value: object) -> bool:
+    """A Python or NumPy integer, and not a bool (``True`` is an ``int`` to Python, not a count to us)."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _is_real(value: object) -> bool:
+    """A Python or NumPy real number, and not a bool."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+
+
+def _pair(name: str, value: object) -> tuple[float, float]:
+    """``value`` as two floats; ``ValueError`` naming it unless it is a sequence of two real numbers."""
+    try:
+        first, second = value  # type: ignore[misc]
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}={value!r} must be a pair of numbers") from None
+    if not (_is_real(first) and _is_real(second)):
+        raise ValueError(f"{name}={value!r} must be a pair of numbers")
+    return float(first), float(second)
+
+
 def _positive(name: str, value: float, *, allow_zero: bool = False) -> None:
-    ok = isinstance(value, (int, float, np.floating)) and math.isfinite(value) and (value >= 0 if allow_zero else value > 0)
+    ok = _is_real(value) and math.isfinite(value) and (value >= 0 if allow_zero else value > 0)
     if not ok:
         raise ValueError(f"{name}={value!r} must be a finite number {'>= 0' if allow_zero else '> 0'}")

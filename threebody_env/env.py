@@ -65,12 +65,14 @@ class ThreeBodyEnv(gym.Env):
     Terminated when |dE/E0| exceeds ``max_energy_error`` (0.1), the state becomes non-finite, or
     the integrator's step budget ``max_integrator_steps`` runs out within one interval. Truncated
     by the ``TimeLimit`` of the registered ids (100 intervals for training; use
-    ``max_episode_steps=300`` for the paper's evaluation).
+    ``max_episode_steps=300`` for the paper's evaluation). Fixed-step methods (``leapfrog``,
+    ``yoshida4``, ``rk4``) report status "ok" straight through a collision: the energy error
+    (|dE/E0| up to ~1e9) is then what ends the episode. Stepping on after termination warns.
 
     ## Info
     ``energy_error`` (cumulative, signed), ``step_energy_error``, ``n_force_evals``, ``n_steps``,
-    ``wall_time`` (s), ``param`` (the value applied), ``time`` (N-body units), ``status`` ("ok",
-    "max_steps" or "non_finite"), all of the last interval.
+    ``wall_time`` (s; 0.0 unless ``record_wall_time``), ``param`` (the value applied), ``time``
+    (N-body units), ``status`` ("ok", "max_steps" or "non_finite"), all of the last interval.
 
     ## Arguments
     ``render_mode`` ("human" or "rgb_array") and every field of
@@ -92,37 +94,58 @@ class ThreeBodyEnv(gym.Env):
         self._observe = OBSERVATION_BUILDERS[self.config.observation]
         self._reward = REWARD_FUNCTIONS[self.config.reward]
         self._systems = SystemBatch(self.config, 1, n_bodies)
+        self._params = np.empty(1)  # the one system's parameter, as SystemBatch.advance wants it
         self._active = np.ones(1, dtype=bool)
         self._history = EpisodeHistory()
         self._renderer: EpisodeRenderer | None = None
+        self._episode_over: bool | None = None  # None before the first reset, True once terminated
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
         super().reset(seed=seed)
         options = options or {}
+        unknown = sorted(set(options) - {"initial_condition"})
+        if unknown:
+            raise ValueError(f"unknown reset option(s) {unknown}; the only option is 'initial_condition'")
         initial_condition = options.get("initial_condition")
         if initial_condition is None:
             initial_condition = self.config.sampler(self.np_random)
         self._systems.reset(0, initial_condition)
+        self._episode_over = False
         self._history.start(self._systems)
         if self.render_mode == "human":
             self.render()
         return self._observe(self._systems, self.actions)[0], self._systems.info(0)
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
-        params = self.actions.to_params(np.asarray(action))
-        self._systems.advance(params, self._active)
-        failed = self._systems.failed()
-        reward = self._reward(self._systems, failed)
-        self._history.record(self._systems)
-        if self.render_mode == "human":
-            self.render()
-        obs = self._observe(self._systems, self.actions)[0]
-        return obs, float(reward[0]), bool(failed[0]), False, self._systems.info(0)
+        if self._episode_over is not False:
+            self._check_steppable()
+        systems = self._systems
+        self._params[0] = self.actions.to_param(action)
+        systems.advance(self._params, self._active)
+        failed = systems.failed()
+        reward = self._reward(systems, failed)
+        if self.render_mode is not None:
+            self._history.record(systems)
+            if self.render_mode == "human":
+                self.render()
+        obs = self._observe(systems, self.actions)[0]
+        terminated = bool(failed[0])
+        self._episode_over = terminated
+        return obs, float(reward[0]), terminated, False, systems.info(0)
+
+    def _check_steppable(self) -> None:
+        """Raise before the first ``reset``; warn when stepping on after termination (Gymnasium leaves
+        it undefined; here it keeps integrating a failed system and charging it the failure penalty)."""
+        if self._episode_over is None:
+            raise gym.error.ResetNeeded("call reset() before step()")
+        gym.logger.warn("step() called after the episode terminated; call reset() to start a new one")
 
     def render(self) -> np.ndarray | None:
         if self.render_mode is None:
             gym.logger.warn('render() needs a render_mode, e.g. gymnasium.make("ThreeBody-v0", render_mode="rgb_array")')
             return None
+        if self._episode_over is None:
+            raise gym.error.ResetNeeded("call reset() before render(): there is no episode to draw yet")
         if self._renderer is None:
             self._renderer = EpisodeRenderer(self.config, interactive=self.render_mode == "human")
         return self._renderer.draw(self._history)

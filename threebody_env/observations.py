@@ -11,12 +11,16 @@ from numba import njit
 
 import integrators
 from threebody_env.actions import ActionMap
-from threebody_env.systems import SystemBatch
+from threebody_env.systems import FLOAT_FIELDS, SystemBatch
 
 #: Energy errors below this are round-off; it is also the error reported at reset.
 ERROR_FLOOR = 1e-16
 _BOUND = 50.0  # every feature of the full (and summary) observation is clipped to [-_BOUND, _BOUND]
 _PAPER_BOUND = 1e4
+# Rows of SystemBatch.floats the observations read (module-level ints: compiled code takes them as constants).
+(_LENGTH, _SPEED, _ACCUMULATED, _STEP_ERROR, _PARAM, _COST, _REFERENCE_COST, _ERROR) = (
+    FLOAT_FIELDS.index(name) for name in ("length_scale", "speed_scale", "accumulated_error", "step_energy_error",
+                                          "param", "cost", "reference_cost", "energy_error"))
 
 
 @njit(cache=True, error_model="numpy")
@@ -46,11 +50,7 @@ def full_observation(systems: SystemBatch, actions: ActionMap) -> np.ndarray:
     those of the method's reference parameter.
     """
     s = systems
-    return _full_features(
-        s.pos, s.vel, s.mass, integrators.min_timescale_batch(s.pos, s.vel, s.mass), s.length_scale,
-        s.speed_scale, s.config.interval, s.accumulated_error,
-        s.step_energy_error, s.param, actions.log_low, actions.log_high, s.cost, s.reference_cost, s.energy_error,
-    )
+    return _full_features(s.pos, s.vel, s.mass, s.floats, s.config.interval, actions.log_low, actions.log_high)
 
 
 @njit(cache=True, error_model="numpy")
@@ -62,16 +62,20 @@ def _bounded(value: float) -> float:
 
 
 @njit(cache=True, error_model="numpy")
-def _full_features(pos, vel, mass, timescale, length_scale, speed_scale, interval, accumulated_error, step_error,
-                   param, log_low, log_high, cost, reference_cost, energy_error):
+def _full_features(pos, vel, mass, floats, interval, log_low, log_high):
     """The features of :func:`full_observation` in one compiled pass over the batch.
 
-    Done with NumPy on (B, N, 3) arrays this is ~60 small array operations: at B = 1 they cost
-    more than a Hermite interval at the default eta.
+    ``floats`` is :attr:`SystemBatch.floats`. Done with NumPy on
+    (B, N, 3) arrays this is ~60 small array operations: at B = 1 they cost more than a Hermite
+    interval at the default eta; so do a dozen separate array arguments to one compiled call.
     """
     b_count, n = pos.shape[0], pos.shape[1]
+    length_scale, speed_scale, accumulated_error = floats[_LENGTH], floats[_SPEED], floats[_ACCUMULATED]
+    step_error, param, energy_error = floats[_STEP_ERROR], floats[_PARAM], floats[_ERROR]
+    cost, reference_cost = floats[_COST], floats[_REFERENCE_COST]
     out = np.empty((b_count, 6 * n + 6), dtype=np.float32)
     for b in range(b_count):
+        timescale = integrators.pairwise_timescale(pos[b], vel[b], mass[b])
         total = 0.0
         com_pos = np.zeros(3)
         com_vel = np.zeros(3)
@@ -84,7 +88,7 @@ def _full_features(pos, vel, mass, timescale, length_scale, speed_scale, interva
             for k in range(3):
                 out[b, 3 * i + k] = _bounded(np.arcsinh((pos[b, i, k] - com_pos[k] / total) / length_scale[b]))
                 out[b, 3 * n + 3 * i + k] = _bounded(np.arcsinh((vel[b, i, k] - com_vel[k] / total) / speed_scale[b]))
-        out[b, 6 * n] = _bounded(np.log10(max(timescale[b], 1e-300) / interval))
+        out[b, 6 * n] = _bounded(np.log10(max(timescale, 1e-300) / interval))
         out[b, 6 * n + 1] = _bounded(log_error_feature(accumulated_error[b]))
         out[b, 6 * n + 2] = _bounded(log_error_feature(step_error[b]))
         out[b, 6 * n + 3] = _bounded(2.0 * (np.log10(param[b]) - log_low) / (log_high - log_low) - 1.0)

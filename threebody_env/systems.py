@@ -11,20 +11,39 @@ import time
 
 import numpy as np
 
+from numba import njit
+
 import integrators
+from integrators import energy_kernel
 from threebody_env.config import EnvConfig
 from threebody_env.initial_conditions import InitialCondition
 
 #: ``info["status"]`` strings, indexed by :class:`integrators.Status`.
 STATUS_NAMES = np.array([status.name.lower() for status in integrators.Status])
+_STATUS_STRINGS = STATUS_NAMES.tolist()
+_OK = int(integrators.Status.OK)
+
+#: Per-system float64 scalars, the rows of ``SystemBatch.floats``.
+FLOAT_FIELDS = (
+    "energy0", "length_scale", "speed_scale", "reference_cost", "time", "energy_error", "previous_energy_error",
+    "step_energy_error", "accumulated_error", "previous_accumulated_error", "param", "cost", "wall_time",
+)
+#: Per-system int64 counters, the rows of ``SystemBatch.counts`` (``failure`` is 0 or 1: see ``failed()``).
+COUNT_FIELDS = ("intervals", "n_steps", "n_force_evals", "episode_force_evals", "status", "failure")
+(_ENERGY0, _LENGTH, _SPEED, _REFERENCE_COST, _TIME, _ERROR, _PREVIOUS_ERROR, _STEP_ERROR, _ACCUMULATED,
+ _PREVIOUS_ACCUMULATED, _PARAM, _COST, _WALL_TIME) = range(len(FLOAT_FIELDS))
+_INTERVALS, _N_STEPS, _N_EVALS, _EPISODE_EVALS, _STATUS, _FAILED = range(len(COUNT_FIELDS))
 
 
 class SystemBatch:
     """Positions, velocities, energies and cost counters of ``num_systems`` systems of N bodies.
 
-    Arrays have a leading batch axis: ``pos``/``vel`` (B, N, 3) float64, ``mass`` (B, N); the
-    per-system scalars below are (B,). Energy errors are relative to the initial energy:
-    (E - E0) / |E0|, signed.
+    Arrays have a leading batch axis: ``pos``/``vel`` (B, N, 3) float64, ``mass`` (B, N). The
+    per-system scalars are packed into ``floats`` (len(FLOAT_FIELDS), B) float64 and ``counts``
+    (len(COUNT_FIELDS), B) int64, so that one compiled call updates them all; each row is also an
+    attribute of the same name, a (B,) view (``energy_error``, ``n_force_evals``, ...; see
+    :data:`FLOAT_FIELDS`, :data:`COUNT_FIELDS`). Energy errors are relative to the initial
+    energy: (E - E0) / |E0|, signed.
     """
 
     def __init__(self, config: EnvConfig, num_systems: int, n_bodies: int) -> None:
@@ -34,24 +53,34 @@ class SystemBatch:
         self.pos = np.zeros((b, n, 3))
         self.vel = np.zeros((b, n, 3))
         self.mass = np.ones((b, n))
-        self.energy0 = np.ones(b)
-        self.length_scale = np.ones(b)  # mass-weighted RMS radius at reset
-        self.speed_scale = np.ones(b)  # sqrt(G M / length_scale)
-        self.reference_cost = np.ones(b)  # cost of one interval at the cost reference parameter, from reset
-        self.time = np.zeros(b)
-        self.intervals = np.zeros(b, dtype=np.int64)
-        self.energy_error = np.zeros(b)  # (E - E0) / |E0| now
-        self.previous_energy_error = np.zeros(b)  # ... at the end of the interval before
-        self.step_energy_error = np.zeros(b)
-        self.accumulated_error = np.zeros(b)  # sum over intervals of |step_energy_error|: no cancellation
-        self.previous_accumulated_error = np.zeros(b)
-        self.param = np.full(b, config.reference_param)
-        self.cost = np.zeros(b)  # cost of the last interval, in the configured cost unit
-        self.n_steps = np.zeros(b, dtype=np.int64)
-        self.n_force_evals = np.zeros(b, dtype=np.int64)
-        self.episode_force_evals = np.zeros(b, dtype=np.int64)
-        self.wall_time = np.zeros(b)
-        self.status = np.zeros(b, dtype=np.int64)
+        self.floats = np.zeros((len(FLOAT_FIELDS), b))
+        self.floats[[_ENERGY0, _LENGTH, _SPEED, _REFERENCE_COST]] = 1.0
+        self.floats[_PARAM] = config.reference_param
+        self.counts = np.zeros((len(COUNT_FIELDS), b), dtype=np.int64)
+        self._evolved = np.zeros((3, b), dtype=np.int64)  # (n_steps, n_force_evals, status) of the last call
+        self._bind_rows()
+        if config.record_wall_time and b > 1:
+            # Compile (or load from the cache) the parallel kernel now, not inside the first timed interval
+            # (the serial kernel is compiled by reset, which measures the reference cost with it).
+            integrators.evolve_batch(self.method_id, self.pos, self.vel, self.mass, config.interval, self.param,
+                                     config.softening, 1, np.zeros(b, dtype=bool))
+
+    def _bind_rows(self) -> None:
+        """Name each row of ``floats`` and ``counts`` (views, so writes through them reach the batch)."""
+        self._first_system = (self.pos[0], self.vel[0], self.mass[0])  # views, for the serial path
+        for row, name in enumerate(FLOAT_FIELDS):
+            setattr(self, name, self.floats[row])
+        for row, name in enumerate(COUNT_FIELDS):
+            setattr(self, name, self.counts[row])
+
+    def __getstate__(self) -> dict:
+        """Pickle and deepcopy the packed arrays only: copied views would no longer share their memory."""
+        views = {*FLOAT_FIELDS, *COUNT_FIELDS, "_first_system"}
+        return {k: v for k, v in self.__dict__.items() if k not in views}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._bind_rows()
 
     @property
     def n_bodies(self) -> int:
@@ -64,19 +93,15 @@ class SystemBatch:
         if not np.isfinite(energy0) or energy0 == 0.0:
             raise ValueError(f"initial energy {energy0!r} must be finite and non-zero: the relative energy error needs it")
         self.pos[index], self.vel[index], self.mass[index] = pos, vel, mass
-        self.energy0[index] = energy0
         total_mass = mass.sum()
         com = (mass[:, None] * pos).sum(axis=0) / total_mass
         radius = np.sqrt((mass * ((pos - com) ** 2).sum(axis=1)).sum() / total_mass)
+        self.floats[:, index] = 0.0
+        self.counts[:, index] = 0
+        self.energy0[index] = energy0
         self.length_scale[index] = radius
         self.speed_scale[index] = np.sqrt(total_mass / radius)
-        self.time[index] = 0.0
-        self.intervals[index] = 0
-        self.energy_error[index] = self.previous_energy_error[index] = self.step_energy_error[index] = 0.0
-        self.accumulated_error[index] = self.previous_accumulated_error[index] = 0.0
         self.param[index] = self.config.reference_param
-        self.n_steps[index] = self.n_force_evals[index] = self.episode_force_evals[index] = self.status[index] = 0
-        self.wall_time[index] = 0.0
         reference = self._measure_reference_cost(pos, vel, mass)
         self.reference_cost[index] = self.cost[index] = reference
 
@@ -94,42 +119,25 @@ class SystemBatch:
     def advance(self, params: np.ndarray, active: np.ndarray) -> None:
         """Integrate the ``active`` systems over one interval with their ``params`` (both (B,))."""
         cfg = self.config
-        start = time.perf_counter()
+        start = time.perf_counter() if cfg.record_wall_time else 0.0
         if active.size == 1:  # one system: skip the parallel kernel's thread launch
-            result = integrators.evolve_kernel(
-                self.method_id, self.pos[0], self.vel[0], self.mass[0], cfg.interval, float(params[0]),
-                cfg.softening, cfg.max_integrator_steps,
-            ) if active[0] else (0, 0, 0)
-            n_steps, n_evals, status = (np.array([value]) for value in result)
+            if active[0]:
+                self._evolved[:, 0] = integrators.evolve_kernel(
+                    self.method_id, *self._first_system, cfg.interval, params[0], cfg.softening,
+                    cfg.max_integrator_steps,
+                )
         else:
-            n_steps, n_evals, status = integrators.evolve_batch(
+            self._evolved[:] = integrators.evolve_batch(
                 self.method_id, self.pos, self.vel, self.mass, cfg.interval, params,
                 cfg.softening, cfg.max_integrator_steps, active,
             )
-        elapsed = time.perf_counter() - start
-        # Systems share the kernel call: apportion its wall time by their share of the work.
-        share = n_evals[active] / max(int(n_evals[active].sum()), 1)
-        energy = integrators.energy_batch(self.pos, self.vel, self.mass, cfg.softening)
-
-        a = active
-        self.n_steps[a], self.n_force_evals[a], self.status[a] = n_steps[a], n_evals[a], status[a]
-        self.episode_force_evals[a] += n_evals[a]
-        self.wall_time[a] = elapsed * share if cfg.record_wall_time else 0.0
-        self.param[a] = params[a]
-        self.time[a] += cfg.interval
-        self.intervals[a] += 1
-        error = (energy[a] - self.energy0[a]) / np.abs(self.energy0[a])
-        error = np.where(np.isfinite(error), error, np.inf)
-        self.step_energy_error[a] = np.where(np.isfinite(error), error - self.energy_error[a], np.inf)
-        self.previous_energy_error[a] = self.energy_error[a]
-        self.energy_error[a] = error
-        self.previous_accumulated_error[a] = self.accumulated_error[a]
-        self.accumulated_error[a] += np.abs(self.step_energy_error[a])
-        self.cost[a] = self.n_force_evals[a] if cfg.cost == "force_evals" else self.wall_time[a]
+        elapsed = time.perf_counter() - start if cfg.record_wall_time else 0.0
+        _account(self.pos, self.vel, self.mass, params, active, self._evolved, self.floats, self.counts,
+                 cfg.interval, cfg.softening, cfg.max_energy_error, elapsed, cfg.cost == "force_evals")
 
     def failed(self) -> np.ndarray:
         """(B,) bool: the energy error is over the limit, the state is not finite, or the budget ran out."""
-        return (np.abs(self.energy_error) > self.config.max_energy_error) | (self.status != integrators.Status.OK)
+        return self.counts[_FAILED] != 0
 
     def info_arrays(self) -> dict[str, np.ndarray]:
         """The per-interval diagnostics of every system, each a fresh (B,) array."""
@@ -146,8 +154,60 @@ class SystemBatch:
         }
 
     def info(self, index: int) -> dict:
-        """The diagnostics of system ``index`` as plain Python values (the single env's ``info``)."""
-        return {key: value[index].item() for key, value in self.info_arrays().items()}
+        """The diagnostics of system ``index`` as plain Python values (the single env's ``info``):
+        the values of :meth:`info_arrays` at ``index``, read in two calls (this runs every step)."""
+        floats = self.floats[:, index].tolist()
+        counts = self.counts[:, index].tolist()
+        return {
+            "energy_error": floats[_ERROR],
+            "step_energy_error": floats[_STEP_ERROR],
+            "n_force_evals": counts[_N_EVALS],
+            "episode_force_evals": counts[_EPISODE_EVALS],
+            "n_steps": counts[_N_STEPS],
+            "wall_time": floats[_WALL_TIME],
+            "param": floats[_PARAM],
+            "time": floats[_TIME],
+            "status": _STATUS_STRINGS[counts[_STATUS]],
+        }
+
+
+@njit(cache=True, error_model="numpy")
+def _account(pos, vel, mass, params, active, evolved, floats, counts, interval, softening, max_energy_error,
+             elapsed, charge_force_evals):
+    """Book one interval of the active systems: energy errors, counters, cost, wall time and failure.
+
+    ``evolved`` (3, B) holds each system's (n_steps, n_force_evals, status) from the integrator;
+    ``elapsed`` is the integrator call's wall time (0.0 when not recorded), shared out by force
+    evaluations. Only IEEE arithmetic: the results are bitwise those of the NumPy expressions.
+    """
+    total_evals = 0
+    for b in range(pos.shape[0]):
+        if active[b]:
+            total_evals += evolved[1, b]
+    for b in range(pos.shape[0]):
+        if not active[b]:
+            continue
+        n_evals = evolved[1, b]
+        counts[_N_STEPS, b] = evolved[0, b]
+        counts[_N_EVALS, b] = n_evals
+        counts[_STATUS, b] = evolved[2, b]
+        counts[_EPISODE_EVALS, b] += n_evals
+        counts[_INTERVALS, b] += 1
+        floats[_WALL_TIME, b] = elapsed * (n_evals / max(total_evals, 1))
+        floats[_PARAM, b] = params[b]
+        floats[_TIME, b] += interval
+        energy = energy_kernel(pos[b], vel[b], mass[b], softening * softening)
+        error = (energy - floats[_ENERGY0, b]) / abs(floats[_ENERGY0, b])
+        if not np.isfinite(error):
+            error = np.inf
+        step = error - floats[_ERROR, b] if np.isfinite(error) else np.inf
+        floats[_STEP_ERROR, b] = step
+        floats[_PREVIOUS_ERROR, b] = floats[_ERROR, b]
+        floats[_ERROR, b] = error
+        floats[_PREVIOUS_ACCUMULATED, b] = floats[_ACCUMULATED, b]
+        floats[_ACCUMULATED, b] += abs(step)
+        floats[_COST, b] = n_evals if charge_force_evals else floats[_WALL_TIME, b]
+        counts[_FAILED, b] = abs(error) > max_energy_error or evolved[2, b] != _OK
 
 
 def validate_initial_condition(initial_condition: InitialCondition, n_bodies: int | None = None) -> InitialCondition:

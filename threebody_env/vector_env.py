@@ -11,7 +11,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from threebody_env.actions import ActionMap
-from threebody_env.config import EnvConfig
+from threebody_env.config import EnvConfig, is_integer
 from threebody_env.env import probe_body_count
 from threebody_env.observations import OBSERVATION_BUILDERS, observation_space
 from threebody_env.rewards import REWARD_FUNCTIONS
@@ -48,10 +48,10 @@ class ThreeBodyVectorEnv(VectorEnv):
         render_mode: str | None = None,
         **config: Any,
     ) -> None:
-        if not (isinstance(num_envs, (int, np.integer)) and num_envs >= 1):
+        if not (is_integer(num_envs) and num_envs >= 1):
             raise ValueError(f"num_envs={num_envs!r} must be an integer >= 1")
-        if max_episode_steps is not None and not (isinstance(max_episode_steps, (int, np.integer)) and max_episode_steps >= 1):
-            raise ValueError(f"max_episode_steps={max_episode_steps!r} must be None or an integer >= 1")
+        if max_episode_steps is not None and not (is_integer(max_episode_steps) and 1 <= max_episode_steps < 2**62):
+            raise ValueError(f"max_episode_steps={max_episode_steps!r} must be None or an integer in [1, 2**62)")
         if render_mode is not None:
             raise ValueError("ThreeBodyVectorEnv does not render; render a single ThreeBodyEnv instead")
         self.autoreset_mode = AutoresetMode(autoreset_mode)
@@ -86,6 +86,9 @@ class ThreeBodyVectorEnv(VectorEnv):
             for i, s in enumerate(seeds):
                 if s is not None:
                     self._rngs[i] = seeding.np_random(int(s))[0]
+        unknown = sorted(set(options or {}) - {"initial_conditions"})
+        if unknown:
+            raise ValueError(f"unknown reset option(s) {unknown}; the only option is 'initial_conditions'")
         given = (options or {}).get("initial_conditions")
         if given is not None and len(given) != self.num_envs:
             raise ValueError(f"got {len(given)} initial conditions for {self.num_envs} environments")
@@ -98,7 +101,11 @@ class ThreeBodyVectorEnv(VectorEnv):
         s = self._systems
         stepping = ~self._needs_reset
         params = s.param.copy()
-        params[stepping] = self.actions.to_params(np.asarray(actions))[stepping]
+        requested = self.actions.to_params(np.asarray(actions))
+        if requested.shape != (self.num_envs,):
+            raise ValueError(f"expected {self.num_envs} actions of shape {self.single_action_space.shape}; "
+                             f"got an array of shape {np.shape(actions)}")
+        params[stepping] = requested[stepping]
         s.advance(params, stepping)
         terminated = s.failed() & stepping
         truncated = np.zeros(self.num_envs, dtype=bool)
