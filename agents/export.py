@@ -176,9 +176,7 @@ def _flatten(modules: list[torch.nn.Module]) -> list[torch.nn.Module]:
             leaves.append(module.flatten)
         elif isinstance(module, LayerNormMlp):
             leaves += _flatten([module.net])
-        elif len(list(module.children())) > 0 or not isinstance(
-                module, (torch.nn.Linear, torch.nn.LayerNorm, torch.nn.ReLU, torch.nn.Tanh, torch.nn.Flatten,
-                         torch.nn.Identity)):
+        elif len(list(module.children())) > 0:  # a CNN, a recurrent or a custom extractor
             raise ValueError(f"cannot export {type(module).__name__}: only MLP policies (Linear, LayerNorm, ReLU, "
                              "Tanh) on a flat observation")
         else:

@@ -64,6 +64,25 @@ def _dense(weights, biases, layer, n_out, n_in, x, out):
 
 
 @jit
+def continuous_parameter(u, log_low, log_high):
+    """The parameter of a continuous action ``u`` in [-1, 1]: ``10 ** (log_low + (u + 1) / 2 (log_high - log_low))``.
+
+    The environment's action map calls it too (:func:`continuous_parameters`): NumPy's vectorised
+    power may round differently from the scalar one, and a deployed episode must match the env's.
+    """
+    return 10.0 ** (log_low + 0.5 * (u + 1.0) * (log_high - log_low))
+
+
+@jit
+def continuous_parameters(u, log_low, log_high):
+    """:func:`continuous_parameter` of each action of ``u`` (B,) float64 -> (B,) float64."""
+    out = np.empty(u.size)
+    for i in range(u.size):
+        out[i] = continuous_parameter(u[i], log_low, log_high)
+    return out
+
+
+@jit
 def _forward(sizes, weights, biases, norm_weights, norm_biases, activations, norm_eps, x, y):
     """Run the layers on the input in ``x[:sizes[0]]``; returns the buffer (``x`` or ``y``) holding the output.
 
@@ -130,7 +149,7 @@ def decide_into(policy, observation, buffers):
                 best = k
         return OK, float(best), values[best]
     u = min(max(float(x[0]), -1.0), 1.0)
-    return OK, u, 10.0 ** (log_range[0] + 0.5 * (u + 1.0) * (log_range[1] - log_range[0]))
+    return OK, u, continuous_parameter(u, log_range[0], log_range[1])
 
 
 @jit

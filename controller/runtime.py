@@ -188,7 +188,8 @@ class Controller:
     def _bad_observation(self, obs: np.ndarray, status: int, row: int | None = None) -> ValueError:
         where = "observation" if row is None else f"observation row {row}"
         if status == BAD_SHAPE:
-            return ValueError(f"{where} has {obs.size} features; this controller expects {self.observation_size}")
+            return ValueError(f"{where} has shape {obs.shape}; this controller expects ({self.observation_size},) "
+                              f"({self.observation!r} observation)")
         index = int(np.flatnonzero(~np.isfinite(obs))[0])
         return ValueError(f"{where}[{index}] = {obs[index]} is not finite")
 

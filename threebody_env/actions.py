@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from gymnasium import spaces
 
+from controller.network import continuous_parameters
 from threebody_env.config import EnvConfig
 
 
@@ -37,8 +38,7 @@ class ActionMap:
         u = np.asarray(actions, dtype=np.float64).reshape(-1)
         if not np.all(np.isfinite(u)):
             raise ValueError(f"continuous actions must be finite; got {actions!r}")
-        u = np.clip(u, -1.0, 1.0)
-        return 10.0 ** (self.log_low + 0.5 * (u + 1.0) * (self.log_high - self.log_low))
+        return continuous_parameters(np.clip(u, -1.0, 1.0), float(self.log_low), float(self.log_high))
 
     def normalized(self, params: np.ndarray) -> np.ndarray:
         """Position of ``params`` in the log range, scaled to [-1, 1] (the continuous action)."""

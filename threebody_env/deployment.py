@@ -62,6 +62,7 @@ def deployed_episodes(
     ``env_kwargs`` configure the environment (default: the controller's own, or the defaults for a
     fixed parameter). Seed s draws its initial condition from ``np.random.default_rng(s)``, as
     ``ThreeBodyVectorEnv.reset(seed=[...])`` does. ``on_episode(1)`` is called after each episode.
+    Wall time is measured around each episode's compiled loop, after an untimed one-interval warm-up.
     """
     seeds = [int(s) for s in seeds]
     if not seeds:
@@ -76,6 +77,8 @@ def deployed_episodes(
         network = _with_action_map(policy, ActionMap(config))
     else:
         fixed = float(policy)
+    first = validate_initial_condition(config.sampler(np.random.default_rng(seeds[0])))
+    run_episode(network, first, 1, settings, fixed_param=fixed)  # compiles the loop: no episode's time includes it
     results = []
     for seed in seeds:
         initial_condition = validate_initial_condition(config.sampler(np.random.default_rng(seed)))
