@@ -28,30 +28,41 @@ from threebody_env.sb3 import make_sb3_vec_env
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Large eta only, so that rollouts of barely trained policies integrate cheaply.
-CHEAP = "param_range:(0.01,0.1)"
-#: Tiny training runs, each with the network shape its algorithm uses by default here.
-RUNS = {
-    "dqn": ("dqn", "ThreeBody-v0", ["-n", "1500"], ["learning_starts:100", "batch_size:32", "gradient_steps:1",
-                                                    "policy_kwargs:dict(net_arch=[64, 64])"]),
-    "dqn-adamp": ("dqn", "ThreeBody-v0", ["-n", "400", "--optimizer", "adamp"],
-                  ["learning_starts:100", "batch_size:32", "gradient_steps:1"]),
-    "ppo": ("ppo", "ThreeBody-v0", ["-n", "256"], ["n_steps:32", "batch_size:128", "n_epochs:2"]),
-    "ppo-box": ("ppo", "ThreeBodyContinuous-v0", ["-n", "256"], ["n_steps:32", "batch_size:128", "n_epochs:2"]),
-    "sac": ("sac", "ThreeBodyContinuous-v0", ["-n", "400"], ["learning_starts:100", "batch_size:32", "gradient_steps:1"]),
-    "td3": ("td3", "ThreeBodyContinuous-v0", ["-n", "400"], ["learning_starts:100", "batch_size:32", "gradient_steps:1"]),
+ENV_KWARGS = {"param_range": [0.01, 0.1]}
+#: Tiny training runs through train.py (which exports their controllers): the default DQN network and AdamP's.
+TRAINED = {
+    "dqn": (["-n", "1500"], ["policy_kwargs:dict(net_arch=[64, 64])"]),
+    "dqn-adamp": (["-n", "400", "--optimizer", "adamp"], []),
 }
+#: Freshly initialised models of the other algorithms, exported directly: (algorithm, action mode).
+FRESH = {"ppo": ("ppo", "discrete"), "a2c": ("a2c", "discrete"), "ppo-box": ("ppo", "continuous"),
+         "sac": ("sac", "continuous"), "td3": ("td3", "continuous")}
 N_OBSERVATIONS = 10_240  # 64 systems x 160 intervals
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> dict[str, Path]:
-    """Train each tiny run once per module (training exports its controllers)."""
+    """The run folders of :data:`TRAINED`, trained once per module."""
     folder = tmp_path_factory.mktemp("runs")
     out = {}
-    for key, (algo, env, extra, params) in RUNS.items():
-        train_main(["--algo", algo, "--env", env, "-f", str(folder / key), "--n-envs", "8", "--eval-freq", "0",
-                    "--no-progress", "--env-kwargs", CHEAP, *extra, "-params", *params])
-        out[key] = next((folder / key / algo).glob(f"{env}_*"))
+    for key, (extra, params) in TRAINED.items():
+        train_main(["--algo", "dqn", "-f", str(folder / key), "--n-envs", "8", "--eval-freq", "0", "--no-progress",
+                    "--env-kwargs", "param_range:(0.01,0.1)", *extra, "-params", "learning_starts:100",
+                    "batch_size:32", "gradient_steps:1", *params])
+        out[key] = folder / key / "dqn" / "ThreeBody-v0_1"
+    return out
+
+
+@pytest.fixture(scope="module")
+def policies(runs, tmp_path_factory) -> dict[str, tuple[object, Path]]:
+    """Every tested policy as (SB3 model, controller file): the trained runs and the fresh models."""
+    folder = tmp_path_factory.mktemp("fresh")
+    out = {key: (ALGOS["dqn"].load(run / "model.zip", device="cpu"), run / "controller.npz")
+           for key, run in runs.items()}
+    for key, (algo, mode) in FRESH.items():
+        env_kwargs = {**ENV_KWARGS, "action_mode": mode}
+        model = ALGOS[algo]("MlpPolicy", make_sb3_vec_env(2, **env_kwargs), seed=3, device="cpu")
+        out[key] = (model, export_model(model, env_kwargs, folder / f"{key}.npz"))
     return out
 
 
@@ -68,12 +79,11 @@ def rollout_observations(model, env_kwargs: dict, n_envs: int = 64, n_steps: int
     return np.concatenate(seen)
 
 
-@pytest.mark.parametrize("key", list(RUNS))
-def test_controller_decides_as_sb3_predict_on_rollout_observations(runs, key):
-    run = runs[key]
-    algo = RUNS[key][0]
-    model = ALGOS[algo].load(run / "model.zip", device="cpu")
-    controller = Controller.load(run)
+@pytest.mark.parametrize("key", [*TRAINED, *FRESH])
+def test_controller_decides_as_sb3_predict_on_rollout_observations(policies, key):
+    model, path = policies[key]
+    controller = Controller.load(path)
+    algo = controller.metadata["algo"]
     env_kwargs = controller.metadata["env_kwargs"]
     obs = rollout_observations(model, env_kwargs)
     assert obs.shape == (N_OBSERVATIONS, controller.observation_size)
@@ -101,7 +111,7 @@ def test_controller_decides_as_sb3_predict_on_rollout_observations(runs, key):
     np.testing.assert_array_equal(singles, got[:: N_OBSERVATIONS // 16].reshape(singles.shape))
     compiled = np.array([_compiled_parameter(controller.policy, row) for row in rows])
     np.testing.assert_array_equal(compiled, controller.parameters(rows))
-    wide = Controller.load(run, dtype=np.float64)
+    wide = Controller.load(path, dtype=np.float64)
     if controller.discrete:
         assert np.mean(wide.actions(obs) == got) > 0.999
     else:
@@ -109,7 +119,7 @@ def test_controller_decides_as_sb3_predict_on_rollout_observations(runs, key):
 
 
 def _network_outputs(model, algo: str, obs: np.ndarray) -> np.ndarray:
-    """SB3's Q-values (DQN) or action logits (PPO), float32, for a batch of observations."""
+    """SB3's Q-values (DQN) or action logits (PPO, A2C), float32, for a batch of observations."""
     with torch.no_grad():
         tensor = torch.as_tensor(obs)
         if algo == "dqn":
@@ -158,8 +168,8 @@ print(loaded)
 
 
 @pytest.mark.parametrize("key", ["dqn", "sac"])
-def test_deployed_episodes_end_as_the_environment_with_the_same_policy(runs, key):
-    controller = Controller.load(runs[key])
+def test_deployed_episodes_end_as_the_environment_with_the_same_policy(policies, key):
+    controller = Controller.load(policies[key][1])
     seeds = [2_000_000, 2_000_001, 2_000_002, 2_000_003]
     env_kwargs = controller.metadata["env_kwargs"]
     expected = rollout(controller, seeds, env_kwargs=env_kwargs, n_steps=40)
@@ -228,7 +238,7 @@ def test_missing_and_corrupt_files_give_one_clear_error(tmp_path, runs):
 
 
 def test_unsupported_policies_are_refused_by_name(tmp_path, runs):
-    env_kwargs = {"param_range": (0.01, 0.1)}
+    env_kwargs = ENV_KWARGS
     vec = make_sb3_vec_env(1, **env_kwargs)
     elu = ALGOS["dqn"]("MlpPolicy", vec, policy_kwargs={"activation_fn": torch.nn.ELU}, device="cpu")
     with pytest.raises(ValueError, match="cannot export the layer ELU"):
@@ -240,16 +250,17 @@ def test_unsupported_policies_are_refused_by_name(tmp_path, runs):
     dqn = ALGOS["dqn"]("MlpPolicy", vec, device="cpu")
     with pytest.raises(ValueError, match="does not match env_kwargs"):
         export_model(dqn, {}, tmp_path / "wrong_actions.npz")  # 7 default actions against the model's 4
-    (runs["ppo"] / "vecnormalize.pkl").write_bytes(b"")
+    run = runs["dqn-adamp"]
+    (run / "vecnormalize.pkl").write_bytes(b"")
     try:
         with pytest.raises(SystemExit) as exit_info:
-            export_main([str(runs["ppo"])])
+            export_main([str(run)])
         assert exit_info.value.code == 2
     finally:
-        (runs["ppo"] / "vecnormalize.pkl").unlink()
+        (run / "vecnormalize.pkl").unlink()
 
 
-def test_metadata_is_plain_json(runs):
-    meta = Controller.load(runs["sac"]).metadata
+def test_metadata_is_plain_json(policies):
+    meta = Controller.load(policies["sac"][1]).metadata
     assert json.loads(json.dumps(meta)) == meta
     assert meta["action_mode"] == "continuous" and meta["algo"] == "sac"
