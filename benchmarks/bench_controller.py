@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 from gymnasium.vector import AutoresetMode
 from numba import njit
 
@@ -138,6 +139,7 @@ def main() -> None:
     parser.add_argument("--intervals", type=int, default=300)
     parser.add_argument("--repeats", type=int, default=50, help="timings per decision figure (5x fewer per episode)")
     args = parser.parse_args()
+    torch.set_num_threads(1)  # as training does: on a shared 2-core machine more threads only contend
     with tempfile.TemporaryDirectory() as workdir:
         model, path, label = load_policy(args.run, Path(workdir))
         controller, wide = Controller.load(path), Controller.load(path, dtype=np.float64)
