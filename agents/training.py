@@ -5,6 +5,7 @@ batched environment, validates it on held-out initial conditions and writes the 
 ``<log_folder>/<algo>/<env>_<k>/``:
 
 - ``model.zip`` (final model), ``best_model.zip`` (best mean return on validation)
+- ``controller.npz``, ``best_controller.npz``: the same policies as torch-free controllers (:mod:`agents.export`)
 - ``args.yml`` (the run's arguments), ``config.yml`` (the resolved hyperparameters)
 - ``evaluations.npz`` (validation history), ``episodes.npz`` (training episodes), ``tb/`` (tensorboard)
 - ``learning_curve.png``
@@ -39,6 +40,7 @@ from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 import threebody_env
 from agents.algorithms import ALGOS, check_algo
 from agents.callbacks import EpisodeLogCallback, StopOnInterrupt, ValidationCallback, plot_learning_curve
+from agents.export import export_run
 from agents.policies import OPTIMIZERS, adamp_policy_kwargs
 from agents.seeds import VALIDATION_SEEDS, check_training_seed, seeds_from
 from threebody_env import EVALUATION_EPISODE_STEPS, EnvConfig
@@ -399,4 +401,9 @@ def _train_into(run: PreparedRun, run_dir: Path) -> None:
     print(f"Trained {args.algo} on {args.env} for {model.num_timesteps} steps in {time.perf_counter() - start:.0f} s.")
     best = run_dir / "best_model.zip"
     print(f"Model: {run_dir / 'model.zip'}" + (f" (best on validation: {best})" if best.exists() else ""))
+    try:
+        controllers = export_run(run_dir)
+        print(f"Torch-free controller: {controllers[0]} (load it with controller.Controller.load)")
+    except ValueError as error:  # a policy the controller cannot represent: the SB3 model is still saved
+        print(f"No controller exported: {error}")
     print(f"Evaluate it with: python evaluate.py {run_dir}")

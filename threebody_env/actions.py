@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
+from controller.network import continuous_parameters
 from threebody_env.config import EnvConfig
 
 
@@ -61,7 +62,7 @@ class ActionMap:
         if not np.isfinite(u).all():
             raise ValueError(f"continuous actions must be finite; got {actions!r}")
         u = np.minimum(np.maximum(u, -1.0), 1.0)  # np.clip, bit for bit on finite values, at a third of the cost
-        return 10.0 ** (self.log_low + 0.5 * (u + 1.0) * (self.log_high - self.log_low))
+        return continuous_parameters(u, float(self.log_low), float(self.log_high))
 
     def normalized(self, params: np.ndarray) -> np.ndarray:
         """Position of ``params`` in the log range, scaled to [-1, 1] (the continuous action)."""

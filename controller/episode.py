@@ -1,0 +1,181 @@
+"""A controller deployed as a user would: one system, one decision per interval, in one compiled loop.
+
+Each interval: the observation (:func:`controller.features.system_features`, as the environment
+computes it), the decision (:func:`controller.network.decide_into`) and the integration
+(``integrators.evolve_kernel``), with the environment's bookkeeping of energy error and cost, so
+that the episode ends exactly as ``threebody_env.ThreeBodyVectorEnv`` would end it. The same loop
+with a fixed parameter (no observation, no decision) is the baseline. :func:`run_episode` times
+the whole episode, decisions included. Only NumPy, Numba and ``integrators`` are imported here.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+from numba import njit
+
+import integrators
+from integrators import energy_kernel, pairwise_timescale
+from controller.features import SUMMARY_SIZE, system_features
+from controller.network import NOT_FINITE, OK, decide_into, scratch
+
+#: The observations a deployed episode can compute (the compiled ones).
+OBSERVATION_SIZES = {"summary": lambda n_bodies: SUMMARY_SIZE, "full": lambda n_bodies: 6 * n_bodies + 6}
+
+
+@dataclass(frozen=True)
+class EpisodeSettings:
+    """What fixes a deployed episode besides the policy and the initial condition (an environment's settings).
+
+    ``method_id`` the integrator (``integrators.METHODS[name].method_id``); ``interval`` the
+    physical time per decision (N-body units); ``max_energy_error`` ends a failed episode as the
+    environment does; ``reference_param`` the "last parameter" at reset and
+    ``cost_reference_param`` the parameter whose one-interval cost is the observation's cost unit;
+    ``log_range`` log10 of the environment's parameter range (the observation's parameter scale).
+    """
+
+    method_id: int
+    interval: float
+    softening: float
+    max_integrator_steps: int
+    max_energy_error: float
+    reference_param: float
+    cost_reference_param: float
+    log_range: tuple[float, float]
+    observation: str = "summary"
+
+    def __post_init__(self) -> None:
+        if self.observation not in OBSERVATION_SIZES:
+            raise ValueError(f"a deployed episode computes the observations {sorted(OBSERVATION_SIZES)}; "
+                             f"got {self.observation!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> EpisodeSettings:
+        return cls(**{**values, "log_range": tuple(values["log_range"])})
+
+
+@dataclass(frozen=True)
+class EpisodeResult:
+    """One deployed episode: final (E - E0) / |E0| (signed), force evaluations (integration only),
+    intervals run, the integrator's last status (``integrators.Status``), and wall time in seconds
+    of the whole episode (reset, observations, decisions and integration)."""
+
+    final_energy_error: float
+    force_evals: int
+    intervals: int
+    status: int
+    wall_time: float
+
+
+@njit(cache=True, error_model="numpy")
+def _episode(policy, controlled, fixed_param, pos, vel, mass, n_intervals, method_id, interval, softening,
+             max_steps, max_energy_error, reference_param, cost_reference_param, log_low, log_high, n_features):
+    """The deployed loop, in place on ``pos``/``vel``. ``controlled``: decide every interval with
+    ``policy``; else integrate at ``fixed_param``. Returns (final error, force evals, intervals, status)."""
+    eps2 = softening * softening
+    energy0 = energy_kernel(pos, vel, mass, eps2)
+    length_scale = speed_scale = reference_cost = cost = 1.0
+    if controlled:  # what the observation needs from reset: scales and the reference cost
+        n = pos.shape[0]
+        total = 0.0
+        for i in range(n):
+            total += mass[i]
+        com = np.zeros(3)
+        for i in range(n):
+            for k in range(3):
+                com[k] += mass[i] * pos[i, k]
+        for k in range(3):
+            com[k] /= total
+        moment = 0.0
+        for i in range(n):
+            r2 = 0.0
+            for k in range(3):
+                r2 += (pos[i, k] - com[k]) ** 2
+            moment += mass[i] * r2
+        length_scale = np.sqrt(moment / total)
+        speed_scale = np.sqrt(total / length_scale)
+        _, reference_evals, _ = integrators.evolve_kernel(method_id, pos.copy(), vel.copy(), mass, interval,
+                                                          cost_reference_param, softening, max_steps)
+        reference_cost = float(max(reference_evals, 1))
+        cost = reference_cost
+    observation = np.empty(n_features, dtype=np.float32)
+    buffers = scratch(policy)
+    param = reference_param
+    energy_error = step_error = accumulated_error = 0.0
+    force_evals = 0
+    status = OK
+    intervals = 0
+    while intervals < n_intervals:
+        if controlled:
+            timescale = pairwise_timescale(pos, vel, mass)
+            system_features(pos, vel, mass, timescale, length_scale, speed_scale, interval, accumulated_error,
+                            step_error, param, log_low, log_high, cost, reference_cost, energy_error, observation)
+            decision, _, param = decide_into(policy, observation, buffers)
+            if decision != OK:
+                return np.nan, force_evals, intervals, NOT_FINITE
+        else:
+            param = fixed_param
+        _, evals, status = integrators.evolve_kernel(method_id, pos, vel, mass, interval, param, softening,
+                                                     max_steps)
+        intervals += 1
+        force_evals += evals
+        cost = float(evals)
+        error = (energy_kernel(pos, vel, mass, eps2) - energy0) / abs(energy0)
+        if np.isfinite(error):
+            step_error = error - energy_error
+        else:
+            error = step_error = np.inf
+        accumulated_error += abs(step_error)
+        energy_error = error
+        if abs(error) > max_energy_error or status != OK:
+            break
+    return energy_error, force_evals, intervals, status
+
+
+def run_episode(policy: tuple | None, initial_condition: tuple[np.ndarray, np.ndarray, np.ndarray],
+                n_intervals: int, settings: EpisodeSettings, fixed_param: float | None = None) -> EpisodeResult:
+    """One deployed episode from ``initial_condition`` = (pos (N, 3), vel (N, 3), mass (N,)) float64.
+
+    Either ``policy`` (the tuple of :mod:`controller.network`; its action map must be the
+    environment's) decides every interval, or ``fixed_param`` is used throughout (``policy=None``).
+    The initial condition is copied, not modified. Wall time is measured around the compiled loop.
+    """
+    if (policy is None) == (fixed_param is None):
+        raise ValueError("give either a policy or a fixed parameter")
+    if fixed_param is not None and not (np.isfinite(fixed_param) and fixed_param > 0):
+        raise ValueError(f"fixed parameter {fixed_param!r} must be finite and > 0")
+    if not (isinstance(n_intervals, (int, np.integer)) and n_intervals >= 1):
+        raise ValueError(f"n_intervals={n_intervals!r} must be an integer >= 1")
+    pos, vel, mass = integrators.as_state(*initial_condition)
+    n_features = OBSERVATION_SIZES[settings.observation](pos.shape[0])
+    if policy is None:
+        policy, controlled, param = _NO_POLICY, False, float(fixed_param)
+    else:
+        controlled, param = True, np.nan
+        if policy[0][0] != n_features:
+            raise ValueError(f"the policy reads {policy[0][0]} features; a {settings.observation!r} observation "
+                             f"of {pos.shape[0]} bodies has {n_features}")
+    s = settings
+    start = time.perf_counter()
+    error, evals, intervals, status = _episode(
+        policy, controlled, param, pos, vel, mass, int(n_intervals), s.method_id, s.interval, s.softening,
+        s.max_integrator_steps, s.max_energy_error, s.reference_param, s.cost_reference_param, s.log_range[0],
+        s.log_range[1], n_features)
+    wall = time.perf_counter() - start
+    return EpisodeResult(float(error), int(evals), int(intervals), int(status), wall)
+
+
+def _placeholder_policy() -> tuple:
+    """A one-layer float32 policy that is never evaluated: the fixed-parameter loop's ``policy`` argument."""
+    f32 = np.zeros((1, 1, 1), dtype=np.float32)
+    return (np.ones(2, dtype=np.int64), f32, f32[0], f32[0], f32[0], np.zeros(1, dtype=np.int64), np.zeros(1),
+            np.zeros(0), np.zeros(2))
+
+
+_NO_POLICY = _placeholder_policy()

@@ -1,0 +1,67 @@
+"""The observation features, compiled: shared by the environment and by a deployed controller.
+
+The environment (``threebody_env.observations``) builds its "full" and "summary" observations
+from :func:`system_features`, and a controller deployed inside a simulation calls the same
+function, so a policy sees bit for bit what it saw in training. Only NumPy and Numba are
+imported here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+#: Energy errors below this are round-off; it is also the error reported at reset.
+ERROR_FLOOR = 1e-16
+#: Every feature of the full (and summary) observation is clipped to [-FEATURE_BOUND, FEATURE_BOUND].
+FEATURE_BOUND = 50.0
+#: The summary observation: the last 6 features of the full one.
+SUMMARY_SIZE = 6
+
+
+@njit(cache=True, error_model="numpy")
+def log_error_feature(error: float) -> float:
+    """Map |error| onto about [-1, 1]: 1e-16 (or 0) -> -1, 1e-8 -> 0, 1 -> 1, monotone; inf -> 37."""
+    magnitude = abs(error) if np.isfinite(error) else 1e300
+    return (np.log10(max(magnitude, ERROR_FLOOR)) + 8.0) / 8.0
+
+
+@njit(cache=True, error_model="numpy")
+def _bounded(value: float) -> float:
+    """NaN -> +bound, then clip to [-bound, bound] (as ``np.nan_to_num`` then ``np.clip``)."""
+    if np.isnan(value):
+        return FEATURE_BOUND
+    return min(max(value, -FEATURE_BOUND), FEATURE_BOUND)
+
+
+@njit(cache=True, error_model="numpy")
+def system_features(pos, vel, mass, timescale, length_scale, speed_scale, interval, accumulated_error, step_error,
+                    param, log_low, log_high, cost, reference_cost, energy_error, out):
+    """Write one system's observation into ``out`` (float32): 6 N + 6 features, or the last 6 if ``out`` has 6.
+
+    ``pos``, ``vel`` (N, 3) and ``mass`` (N,) float64; ``timescale`` the shortest pairwise time
+    scale now; ``length_scale`` and ``speed_scale`` the RMS radius and sqrt(G M / radius) at
+    reset; the errors, the last parameter and the last interval's cost as
+    :func:`threebody_env.observations.full_observation` documents them.
+    """
+    n = pos.shape[0]
+    base = out.size - SUMMARY_SIZE
+    if base > 0:
+        total = 0.0
+        com_pos = np.zeros(3)
+        com_vel = np.zeros(3)
+        for i in range(n):
+            total += mass[i]
+            for k in range(3):
+                com_pos[k] += mass[i] * pos[i, k]
+                com_vel[k] += mass[i] * vel[i, k]
+        for i in range(n):
+            for k in range(3):
+                out[3 * i + k] = _bounded(np.arcsinh((pos[i, k] - com_pos[k] / total) / length_scale))
+                out[3 * n + 3 * i + k] = _bounded(np.arcsinh((vel[i, k] - com_vel[k] / total) / speed_scale))
+    out[base] = _bounded(np.log10(max(timescale, 1e-300) / interval))
+    out[base + 1] = _bounded(log_error_feature(accumulated_error))
+    out[base + 2] = _bounded(log_error_feature(step_error))
+    out[base + 3] = _bounded(2.0 * (np.log10(param) - log_low) / (log_high - log_low) - 1.0)
+    out[base + 4] = _bounded(np.log10(max(cost, 1e-300) / reference_cost))
+    out[base + 5] = _bounded(log_error_feature(energy_error))
