@@ -69,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--n-traces", type=_non_negative_int, default=3, help="episodes recorded in full for plots")
     parser.add_argument("--no-reference", action="store_true", help="skip the REBOUND IAS15 reference")
     parser.add_argument("--no-plots", action="store_true", help="write tables only")
+    parser.add_argument("--deployed", action=argparse.BooleanOptionalAction, default=True,
+                        help="also run every episode deployed (one system at a time, one decision per interval, "
+                             "the policy as its torch-free controller) and give the verdict at equal wall time")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="progress bar")
     parser.add_argument("--scheduler", help='run the chunks on Dask: "local" starts a LocalCluster, a tcp:// address '
                                             "uses that scheduler (needs the dask extra); default: this process")
@@ -100,7 +103,7 @@ def run_evaluation(args: argparse.Namespace) -> evaluation.Report:
         overrides = parse_key_values(args.env_kwargs, "--env-kwargs")
     except ValueError as exc:
         raise evaluation.EvaluationError(str(exc)) from None
-    settings = evaluation.evaluation_settings(run, overrides, args.integrator, args.n_steps)
+    settings = evaluation.evaluation_settings(run, overrides, args.integrator, args.n_steps, args.deployed)
     evaluation.check_compatible(run, settings)
     try:
         seeds = seeds_from(TEST_SEEDS, args.n_ics, args.seed_offset)

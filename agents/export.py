@@ -101,12 +101,13 @@ def extract_layers(modules: list[torch.nn.Module], squash: bool) -> list[Layer]:
     return layers
 
 
-def export_model(model: BaseAlgorithm, env_kwargs: dict[str, Any], path: str | Path, *, env_id: str = "ThreeBody-v0",
-                 source: str | None = None) -> Path:
-    """Write ``model``'s deterministic policy as a controller file at ``path``; returns the path.
+def controller_from_model(model: BaseAlgorithm, env_kwargs: dict[str, Any], *, env_id: str = "ThreeBody-v0",
+                          source: str | None = None) -> Controller:
+    """``model``'s deterministic policy as a :class:`~controller.Controller` (weights copied, float32).
 
-    ``env_kwargs``: the environment settings the model was trained with (``args.yml``'s), which
-    fix the action map and the observation the controller expects.
+    ``env_kwargs``: the environment settings the controller acts in (``args.yml``'s for a run),
+    which fix the action map and the observation it expects. Raises ``ValueError`` for a policy the
+    controller cannot represent or settings that do not match the model's spaces.
     """
     config = EnvConfig(**env_kwargs)
     actions = ActionMap(config)
@@ -129,7 +130,13 @@ def export_model(model: BaseAlgorithm, env_kwargs: dict[str, Any], path: str | P
     }
     values = actions.values if discrete else np.zeros(0)
     arrays = _pack(layers, values, (actions.log_low, actions.log_high))
-    return Controller(arrays, json.loads(json.dumps(metadata))).save(path)
+    return Controller(arrays, json.loads(json.dumps(metadata, default=str)))
+
+
+def export_model(model: BaseAlgorithm, env_kwargs: dict[str, Any], path: str | Path, *, env_id: str = "ThreeBody-v0",
+                 source: str | None = None) -> Path:
+    """Write :func:`controller_from_model` of ``model`` to ``path``; returns the path."""
+    return controller_from_model(model, env_kwargs, env_id=env_id, source=source).save(path)
 
 
 def export_run(run: str | Path) -> list[Path]:

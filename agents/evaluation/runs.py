@@ -49,10 +49,12 @@ class Run:
 @dataclass(frozen=True)
 class Settings:
     """Everything besides the method and the seeds that fixes an episode's outcome: the environment
-    (``config``) and the number of intervals per episode (``n_steps``)."""
+    (``config``) and the number of intervals per episode (``n_steps``); and whether each method's
+    episodes are also run deployed (one system at a time, one decision per interval) to time them."""
 
     config: EnvConfig
     n_steps: int = 300
+    deployed: bool = True
 
     @property
     def env_kwargs(self) -> dict[str, Any]:
@@ -93,13 +95,14 @@ def load_run(path: str | Path) -> Run:
 
 
 def evaluation_settings(run: Run, overrides: Mapping[str, Any] | None = None, integrator: str | None = None,
-                        n_steps: int = 300) -> Settings:
+                        n_steps: int = 300, deployed: bool = True) -> Settings:
     """The settings for evaluation: the registered id's environment, the run's, then ``overrides``.
 
     With ``integrator`` (the transfer experiment) the method changes and its own parameter range
     applies, unless ``overrides`` set ``param_range``. A discrete model keeps its number of actions
-    whatever the range, so action k keeps its place in it. Wall time is always recorded. Raises
-    :class:`EvaluationError` for invalid settings.
+    whatever the range, so action k keeps its place in it. Wall time is always recorded, and with
+    ``deployed`` also the deployed wall time of every episode. Raises :class:`EvaluationError` for
+    invalid settings.
     """
     kwargs = {**registry[run.env_id].kwargs, **run.env_kwargs, "integrator": run.integrator}
     trained = checked_config(kwargs)
@@ -112,7 +115,7 @@ def evaluation_settings(run: Run, overrides: Mapping[str, Any] | None = None, in
         kwargs["integrator"] = integrator
     kwargs.update(overrides or {})
     kwargs["record_wall_time"] = True
-    return Settings(checked_config(kwargs), n_steps)
+    return Settings(checked_config(kwargs), n_steps, deployed)
 
 
 def checked_config(kwargs: Mapping[str, Any]) -> EnvConfig:

@@ -8,13 +8,18 @@ runs it (this process, a background process for REBOUND, or Dask tasks through
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
+
+import numpy as np
 
 from agents.baselines import FixedActionPolicy
 from agents.evaluation.methods import MethodSpec
 from agents.evaluation.runs import Settings, load_model, load_model_data
 from agents.rollout import RolloutResult, rollout
+from threebody_env.config import EnvConfig
 
 #: With ``background_reference`` and at least this many initial conditions, the reference
 #: (single-threaded REBOUND) runs in a separate process while the Numba baselines run.
@@ -22,7 +27,11 @@ BACKGROUND_MIN_SEEDS = 32
 
 
 def run_chunk(spec: MethodSpec, seeds: Sequence[int], settings: Settings, n_traces: int = 0) -> RolloutResult:
-    """One episode of ``spec`` from each seed's initial condition; traces of the first ``n_traces``."""
+    """One episode of ``spec`` from each seed's initial condition; traces of the first ``n_traces``.
+
+    With ``settings.deployed`` the same episodes run again deployed (:func:`deployed_wall_time`),
+    which fills ``deployed_wall_time`` (not for the REBOUND reference).
+    """
     if spec.kind == "reference":
         from agents.rebound_baseline import rollout_ias15
 
@@ -34,8 +43,45 @@ def run_chunk(spec: MethodSpec, seeds: Sequence[int], settings: Settings, n_trac
         policy = load_model(spec.algo, spec.model_path)  # rollout asks SB3's predict for deterministic actions
     else:
         policy = FixedActionPolicy(spec.action, spec.name, spec.action_mode)
-    return rollout(policy, seeds, env_kwargs=settings.env_kwargs, n_steps=settings.n_steps, name=spec.name,
-                   n_traces=n_traces, batch_size=max(len(seeds), 1))
+    result = rollout(policy, seeds, env_kwargs=settings.env_kwargs, n_steps=settings.n_steps, name=spec.name,
+                     n_traces=n_traces, batch_size=max(len(seeds), 1))
+    if settings.deployed:
+        result = replace(result, deployed_wall_time=deployed_wall_time(policy, result, settings))
+    return result
+
+
+def deployed_wall_time(policy: Any, result: RolloutResult, settings: Settings) -> np.ndarray:
+    """Wall time [s] of each of ``result``'s episodes run as a user would deploy ``policy``.
+
+    One system at a time, one decision per interval: the observation, the decision and the
+    integration, all in compiled code (:func:`threebody_env.deployment.deployed_episodes`), the
+    policy as its torch-free :class:`~controller.Controller` (a fixed action as its parameter).
+    The deployed episodes must end exactly as the batched ones did (same error and force
+    evaluations, bit for bit): for a fixed action anything else is a bug (``RuntimeError``); a
+    policy may differ where two of its outputs tie within float32 rounding (the controller and
+    torch round differently), which is reported as a warning with the number of such episodes.
+    """
+    from agents.export import controller_from_model
+    from threebody_env.actions import ActionMap
+    from threebody_env.deployment import deployed_episodes
+
+    if isinstance(policy, FixedActionPolicy):
+        kwargs = {**settings.env_kwargs, "action_mode": policy.action_mode}
+        deployed_policy: Any = float(ActionMap(EnvConfig(**kwargs)).to_params(np.array([policy.action]))[0])
+    else:
+        kwargs = settings.env_kwargs
+        deployed_policy = controller_from_model(policy, kwargs)
+    deployed = deployed_episodes(deployed_policy, result.seeds, env_kwargs=kwargs, n_steps=settings.n_steps)
+    differ = int(np.sum((deployed.force_evals != result.force_evals)
+                        | ~((deployed.final_energy_error == result.final_energy_error)
+                            | (np.isnan(deployed.final_energy_error) & np.isnan(result.final_energy_error)))))
+    if differ and isinstance(policy, FixedActionPolicy):
+        raise RuntimeError(f"{result.name}: {differ} deployed episodes ended differently from the batched ones")
+    if differ:
+        warnings.warn(f"{result.name}: {differ} of {result.seeds.size} deployed episodes took another action "
+                      f"somewhere (a float32 tie between two outputs); their wall time is of that episode",
+                      stacklevel=2)
+    return deployed.wall_time
 
 
 def run_chunks_on_dask(client, tasks: Sequence[tuple[MethodSpec, Sequence[int], Settings, int]],
