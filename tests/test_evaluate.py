@@ -104,10 +104,22 @@ def test_summary_statistics_and_verdict_agree_with_the_episodes(evaluated):
     for name, stat in verdict["statistics"].items():
         assert stat["position"] in ("below", "on", "above", "outside"), name
         assert stat["policy"]["value"] == policy[f"final_error_{name}"]
-    assert summary["comparison"]["deployed_wall_time"] is None  # the batched run does not measure it
     assert summary["statistics"]["log_error_floor"] == 1e-16 and summary["statistics"]["bootstrap"]["seed"] >= 0
-    assert "Verdict at equal force evaluations" in printed and "No verdict at equal deployed wall time" in printed
-    assert all(r["deployed_wall_time"] == "nan" for r in episodes)
+    assert "Verdict at equal force evaluations" in printed and "Verdict at equal deployed wall time" in printed
+    deployed = summary["comparison"]["deployed_wall_time"]
+    assert deployed["policy_cost"] == policy["deployed_wall_time_total"] > 0
+    assert set(deployed["statistics"]) == set(STATISTICS)
+    for row in episodes:  # every method but the REBOUND reference is timed deployed, episode by episode
+        timed = float(row["deployed_wall_time"])
+        assert (math.isnan(timed) if row["kind"] == "reference" else 0 < timed < 60), row
+
+
+def test_no_deployed_skips_the_wall_time_verdict(run_dir, tmp_path, capsys):
+    main([str(run_dir), *FAST, "--no-plots", "--no-reference", "--no-deployed", "--output", str(tmp_path / "out")])
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["comparison"]["deployed_wall_time"] is None
+    assert all(r["deployed_wall_time"] == "nan" for r in read_csv(tmp_path / "out" / "episodes.csv"))
+    assert "No verdict at equal deployed wall time" in capsys.readouterr().out
 
 
 def test_existing_results_need_force_and_force_clears_them(run_dir, tmp_path, capsys):
@@ -154,7 +166,7 @@ def test_constant_policy_reproduces_its_fixed_baseline(tmp_path):
     policy = [r for r in rows if r["kind"] == "policy"]
     fixed = [r for r in rows if r["kind"] == "fixed"][3 * 3 : 4 * 3]  # action 3, three episodes
     assert fixed[0]["method"] == "eta=0.01"
-    ignore = {"method", "kind", "wall_time"}
+    ignore = {"method", "kind", "wall_time", "deployed_wall_time"}
     assert [{k: v for k, v in r.items() if k not in ignore} for r in policy] == \
            [{k: v for k, v in r.items() if k not in ignore} for r in fixed]
 
@@ -193,7 +205,7 @@ def test_batch_size_does_not_change_results(run_dir, tmp_path, evaluated):
     main([str(run_dir), *FAST, "--no-plots", "--no-reference", "--batch-size", "1", "--output", str(tmp_path / "one")])
     whole = [r for r in read_csv(evaluated[0] / "episodes.csv") if r["kind"] != "reference"]
     ones = read_csv(tmp_path / "one" / "episodes.csv")
-    strip = lambda rows: [{k: v for k, v in r.items() if k != "wall_time"} for r in rows]  # noqa: E731
+    strip = lambda rows: [{k: v for k, v in r.items() if "wall_time" not in k} for r in rows]  # noqa: E731
     assert strip(whole) == strip(ones)
 
 
