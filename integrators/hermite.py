@@ -11,9 +11,8 @@ Step criterion (AMUSE's Hermite), evaluated at the start of every step:
 
 import numpy as np
 
-from ._forces import (
-    MAX_STEPS, NON_FINITE, OK, acc_jerk, hot, jit, land, pairwise_timescale, state_is_finite,
-)
+from ._driver import StepKind
+from ._forces import acc_jerk, hot, pairwise_timescale
 
 
 @hot
@@ -42,34 +41,44 @@ def pec_step(pos, vel, mass, eps2, h, a0, j0, a1, j1, xp, vp):
             vel[i, k] = v1
 
 
-@jit
-def run(pos, vel, mass, duration, eta, eps2, max_steps):
-    """Integrate in place for ``duration``; returns (time, n_steps, n_force_evals, status)."""
-    if duration == 0.0:
-        return 0.0, 0, 0, OK
-    n = pos.shape[0]
-    a0 = np.empty((n, 3))
-    j0 = np.empty((n, 3))
-    a1 = np.empty((n, 3))
-    j1 = np.empty((n, 3))
-    xp = np.empty((n, 3))
-    vp = np.empty((n, 3))
-    acc_jerk(pos, vel, mass, eps2, a0, j0)
-    t = 0.0
-    steps = 0
-    while True:
-        if steps >= max_steps:
-            return t, steps, steps + 1, MAX_STEPS
-        dt = eta * pairwise_timescale(pos, vel, mass)
-        h, last, ok = land(t, dt, t + dt, duration)
-        if not ok:
-            return t, steps, steps + 1, NON_FINITE
+def hermite_kind(time_scale_step, force_step) -> StepKind:
+    """Hermite PEC with a step-size rule, as a :class:`~integrators._driver.StepKind`.
+
+    ``force_step(a0, j0, a1, j1, h, eta)`` gives the step after one of length ``h`` from the
+    forces and jerks at both ends of that step, or +inf where it has none; then, and for the
+    first step of a call, ``time_scale_step(pos, vel, mass, eta)`` sets it from the state. Both
+    are ``hot`` Numba functions. The state is (a0, j0, a1, j1, xp, vp), each (N, 3); a step swaps
+    the two ends instead of copying.
+    """
+
+    @hot
+    def start(pos, vel, mass, eps2, eta):
+        n = pos.shape[0]
+        a0 = np.empty((n, 3))
+        j0 = np.empty((n, 3))
+        acc_jerk(pos, vel, mass, eps2, a0, j0)
+        state = (a0, j0, np.empty((n, 3)), np.empty((n, 3)), np.empty((n, 3)), np.empty((n, 3)))
+        return state, 1, np.inf
+
+    @hot
+    def step(pos, vel, mass, eps2, eta, h, h_last, state):
+        a0, j0, a1, j1, xp, vp = state
         pec_step(pos, vel, mass, eps2, h, a0, j0, a1, j1, xp, vp)
-        a0, a1 = a1, a0
-        j0, j1 = j1, j0
-        steps += 1
-        t = duration if last else t + h
-        if not state_is_finite(pos, vel):
-            return t, steps, steps + 1, NON_FINITE
-        if last:
-            return t, steps, steps + 1, OK
+        return (a1, j1, a0, j0, xp, vp), True, 1, force_step(a0, j0, a1, j1, h, eta)
+
+    return StepKind(start, step, time_scale_step)
+
+
+@hot
+def amuse_step(pos, vel, mass, eta):
+    """AMUSE's criterion: eta times the shortest pairwise time scale, at the start of every step."""
+    return eta * pairwise_timescale(pos, vel, mass)
+
+
+@hot
+def no_force_step(a0, j0, a1, j1, h, eta):
+    """AMUSE's Hermite takes no step size from the forces."""
+    return np.inf
+
+
+HERMITE = hermite_kind(amuse_step, no_force_step)

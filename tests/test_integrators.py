@@ -80,7 +80,7 @@ def triple_reference():
     return (pos, vel, mass), reference(pos, vel, mass, 1.2)
 
 
-@pytest.mark.parametrize("method", ORDER_METHODS)
+@pytest.mark.parametrize("method", list(ORDER_GRIDS))  # IAS15's order: tests/test_ias15.py
 def test_convergence_order(method, triple_reference):
     (pos, vel, mass), (ref_pos, ref_vel) = triple_reference
     duration = 1.2
@@ -108,6 +108,8 @@ SMALL_PARAM = {
     "leapfrog": 2e-4,
     "yoshida4": 2e-3,
     "rk4": 2e-3,
+    "ias15": 1e-9,
+    "ias15_global": 1e-9,
 }
 
 
@@ -227,6 +229,8 @@ def test_force_evaluation_counts(method):
     per_step = {"yoshida4": 3, "rk4": 4}.get(method, 1)
     if method == "rk4":
         assert r.n_force_evals == 4 * r.n_steps
+    elif method.startswith("ias15"):  # one per step start, 7 per predictor-corrector iteration
+        assert (r.n_force_evals - r.n_steps) % 7 == 0 and r.n_force_evals >= 8 * r.n_steps
     elif method == "dopri5":  # 1 initial + 6 per attempt, rejected attempts included
         assert (r.n_force_evals - 1) % 6 == 0 and r.n_force_evals >= 1 + 6 * r.n_steps
     else:
@@ -308,7 +312,7 @@ def test_batch_matches_kernel_bitwise(method):
 
 def test_methods_table():
     assert list(METHODS) == ["hermite", "hermite_aarseth", "adaptive_leapfrog", "dopri5",
-                             "leapfrog", "yoshida4", "rk4"]
+                             "leapfrog", "yoshida4", "rk4", "ias15", "ias15_global"]
     for i, info in enumerate(METHODS.values()):
         assert info.method_id == i
         assert info.param_range[0] < info.default < info.param_range[1]
