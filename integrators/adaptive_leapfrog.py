@@ -9,32 +9,29 @@ symmetry, so energy errors drift; the global error stays O(dt^2). One force eval
 
 import numpy as np
 
-from ._forces import (
-    MAX_STEPS, NON_FINITE, OK, accelerations, jit, land, pairwise_timescale, state_is_finite,
-)
+from ._driver import StepKind
+from ._forces import accelerations, hot, pairwise_timescale
 from .leapfrog import kdk
 
 
-@jit
-def run(pos, vel, mass, duration, eta, eps2, max_steps):
-    """Integrate in place for ``duration``; returns (time, n_steps, n_force_evals, status)."""
-    if duration == 0.0:
-        return 0.0, 0, 0, OK
+@hot
+def start(pos, vel, mass, eps2, eta):
+    """State: a(pos), (N, 3)."""
     acc = np.empty((pos.shape[0], 3))
     accelerations(pos, mass, eps2, acc)
-    t = 0.0
-    steps = 0
-    while True:
-        if steps >= max_steps:
-            return t, steps, steps + 1, MAX_STEPS
-        dt = eta * pairwise_timescale(pos, vel, mass)
-        h, last, ok = land(t, dt, t + dt, duration)
-        if not ok:
-            return t, steps, steps + 1, NON_FINITE
-        kdk(pos, vel, mass, eps2, h, acc)
-        steps += 1
-        t = duration if last else t + h
-        if not state_is_finite(pos, vel):
-            return t, steps, steps + 1, NON_FINITE
-        if last:
-            return t, steps, steps + 1, OK
+    return acc, 1, np.inf
+
+
+@hot
+def step(pos, vel, mass, eps2, eta, h, h_last, acc):
+    kdk(pos, vel, mass, eps2, h, acc)
+    return acc, True, 1, np.inf
+
+
+@hot
+def time_scale_step(pos, vel, mass, eta):
+    """Every step: eta times the shortest pairwise time scale of the state."""
+    return eta * pairwise_timescale(pos, vel, mass)
+
+
+ADAPTIVE_LEAPFROG = StepKind(start, step, time_scale_step)

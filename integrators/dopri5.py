@@ -15,7 +15,8 @@ rejected attempts count as force evaluations, not as steps, and every attempt co
 
 import numpy as np
 
-from ._forces import MAX_STEPS, NON_FINITE, OK, accelerations, hot, jit, land, pairwise_timescale
+from ._driver import StepKind
+from ._forces import accelerations, hot, pairwise_timescale
 
 # Butcher tableau: row s holds the coefficients of stage s (row 6 = the fifth-order weights b).
 _A = np.array([
@@ -69,44 +70,39 @@ def attempt(pos, vel, mass, eps2, h, tol, kx, kv, x1, v1):
     return np.sqrt(acc / (6 * n))
 
 
-@jit
-def run(pos, vel, mass, duration, tol, eps2, max_steps):
-    """Integrate in place for ``duration``; returns (time, n_steps, n_force_evals, status)."""
-    if duration == 0.0:
-        return 0.0, 0, 0, OK
+@hot
+def start(pos, vel, mass, eps2, tol):
+    """State: stage derivatives kx, kv (7, N, 3) with stage 0 = (vel, a(pos)), and the trial
+    state x1, v1 (N, 3)."""
     n = pos.shape[0]
     kx = np.empty((7, n, 3))
     kv = np.empty((7, n, 3))
-    x1 = np.empty((n, 3))
-    v1 = np.empty((n, 3))
     kx[0] = vel
     accelerations(pos, mass, eps2, kv[0])
-    evals = 1
-    h_next = tol ** 0.2 * pairwise_timescale(pos, vel, mass)
-    t = 0.0
-    steps = 0
-    attempts = 0
-    while True:
-        if attempts >= max_steps:
-            return t, steps, evals, MAX_STEPS
-        h, last, ok = land(t, h_next, t + h_next, duration)
-        if not ok:
-            return t, steps, evals, NON_FINITE
-        err = attempt(pos, vel, mass, eps2, h, tol, kx, kv, x1, v1)
-        attempts += 1
-        evals += 6
-        if err <= 1.0:
-            pos[:] = x1
-            vel[:] = v1
-            kx[0] = kx[6]
-            kv[0] = kv[6]
-            steps += 1
-            t = duration if last else t + h
-            if last:
-                return t, steps, evals, OK
-            fac = _FAC_MAX if err == 0.0 else min(_FAC_MAX, max(_FAC_MIN, _SAFETY * err ** -0.2))
-        else:
-            # Also taken for a NaN error (a blown-up trial state): shrink and retry; a state that
-            # stays non-finite shrinks h until it no longer advances t, which ``land`` reports.
-            fac = max(_FAC_MIN, min(1.0, _SAFETY * err ** -0.2)) if err < np.inf else _FAC_MIN
-        h_next = h * fac
+    return (kx, kv, np.empty((n, 3)), np.empty((n, 3))), 1, tol ** 0.2 * pairwise_timescale(pos, vel, mass)
+
+
+@hot
+def step(pos, vel, mass, eps2, tol, h, h_last, state):
+    kx, kv, x1, v1 = state
+    err = attempt(pos, vel, mass, eps2, h, tol, kx, kv, x1, v1)
+    accepted = err <= 1.0
+    # Copy element-wise under the condition (not a branch around the copies): a branch around
+    # the last use of the arrays costs reference counting on every step.
+    for i in range(pos.shape[0]):
+        for k in range(3):
+            if accepted:
+                pos[i, k] = x1[i, k]
+                vel[i, k] = v1[i, k]
+                kx[0, i, k] = kx[6, i, k]
+                kv[0, i, k] = kv[6, i, k]
+    if accepted:
+        fac = _FAC_MAX if err == 0.0 else min(_FAC_MAX, max(_FAC_MIN, _SAFETY * err ** -0.2))
+    else:
+        # Also taken for a NaN error (a blown-up trial state): shrink and retry; a state that stays
+        # non-finite shrinks h until it no longer advances t, which the driver reports.
+        fac = max(_FAC_MIN, min(1.0, _SAFETY * err ** -0.2)) if err < np.inf else _FAC_MIN
+    return state, accepted, 6, h * fac
+
+
+DOPRI5 = StepKind(start, step)

@@ -18,10 +18,8 @@ equals the criterion's value on a circular orbit).
 
 import numpy as np
 
-from ._forces import (
-    MAX_STEPS, NON_FINITE, OK, acc_jerk, hot, jit, land, pairwise_timescale, state_is_finite,
-)
-from .hermite import pec_step
+from ._forces import hot, pairwise_timescale
+from .hermite import hermite_kind
 
 
 @hot
@@ -54,38 +52,10 @@ def aarseth_criterion(a0, j0, a1, j1, h, eta):
     return np.sqrt(best)
 
 
-@jit
-def run(pos, vel, mass, duration, eta, eps2, max_steps):
-    """Integrate in place for ``duration``; returns (time, n_steps, n_force_evals, status)."""
-    if duration == 0.0:
-        return 0.0, 0, 0, OK
-    n = pos.shape[0]
-    a0 = np.empty((n, 3))
-    j0 = np.empty((n, 3))
-    a1 = np.empty((n, 3))
-    j1 = np.empty((n, 3))
-    xp = np.empty((n, 3))
-    vp = np.empty((n, 3))
-    acc_jerk(pos, vel, mass, eps2, a0, j0)
-    root_eta = np.sqrt(eta)
-    dt = np.inf  # no criterion before the first step: use the fallback
-    t = 0.0
-    steps = 0
-    while True:
-        if steps >= max_steps:
-            return t, steps, steps + 1, MAX_STEPS
-        if not dt < np.inf:
-            dt = root_eta * pairwise_timescale(pos, vel, mass)
-        h, last, ok = land(t, dt, t + dt, duration)
-        if not ok:
-            return t, steps, steps + 1, NON_FINITE
-        pec_step(pos, vel, mass, eps2, h, a0, j0, a1, j1, xp, vp)
-        dt = aarseth_criterion(a0, j0, a1, j1, h, eta)
-        a0, a1 = a1, a0
-        j0, j1 = j1, j0
-        steps += 1
-        t = duration if last else t + h
-        if not state_is_finite(pos, vel):
-            return t, steps, steps + 1, NON_FINITE
-        if last:
-            return t, steps, steps + 1, OK
+@hot
+def fallback_step(pos, vel, mass, eta):
+    """Where the criterion is undefined: sqrt(eta) times the shortest pairwise time scale."""
+    return np.sqrt(eta) * pairwise_timescale(pos, vel, mass)
+
+
+HERMITE_AARSETH = hermite_kind(fallback_step, aarseth_criterion)

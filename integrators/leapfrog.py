@@ -8,7 +8,8 @@ the one of the next step's first kick.
 
 import numpy as np
 
-from ._forces import MAX_STEPS, NON_FINITE, OK, accelerations, hot, jit, land, state_is_finite
+from ._driver import StepKind
+from ._forces import accelerations, hot
 
 
 @hot
@@ -26,42 +27,25 @@ def kdk(pos, vel, mass, eps2, h, acc):
             vel[i, k] += hh * acc[i, k]
 
 
-@jit
-def run_composition(pos, vel, mass, duration, dt, eps2, max_steps, weights):
-    """Fixed-step driver for KDK compositions: each step of length h is a sequence of KDK
-    substeps of lengths ``weights * h`` (one force evaluation each). Shared by leapfrog
-    (weights [1]) and Yoshida's fourth-order scheme.
-
-    Time is tracked as ``steps * dt`` (no accumulated round-off) and the last step is shortened
-    to land on ``duration``. Returns (time reached, n_steps, n_force_evals, status).
-    """
-    if duration == 0.0:
-        return 0.0, 0, 0, OK
-    acc = np.empty((pos.shape[0], 3))
-    accelerations(pos, mass, eps2, acc)
+def composition(weights: np.ndarray) -> StepKind:
+    """Fixed-step KDK composition: a step of length h is KDK substeps of lengths ``weights * h``
+    (one force evaluation each); the state is a(pos), (N, 3). Shared by leapfrog (weights [1])
+    and Yoshida's fourth-order scheme."""
     per_step = weights.shape[0]
-    steps = 0
-    while True:
-        t = steps * dt
-        if steps >= max_steps:
-            return t, steps, 1 + per_step * steps, MAX_STEPS
-        h, last, ok = land(t, dt, (steps + 1) * dt, duration)
-        if not ok:
-            return t, steps, 1 + per_step * steps, NON_FINITE
+
+    @hot
+    def start(pos, vel, mass, eps2, dt):
+        acc = np.empty((pos.shape[0], 3))
+        accelerations(pos, mass, eps2, acc)
+        return acc, 1, dt
+
+    @hot
+    def step(pos, vel, mass, eps2, dt, h, h_last, acc):
         for w in weights:
             kdk(pos, vel, mass, eps2, w * h, acc)
-        steps += 1
-        t = duration if last else steps * dt
-        if not state_is_finite(pos, vel):
-            return t, steps, 1 + per_step * steps, NON_FINITE
-        if last:
-            return t, steps, 1 + per_step * steps, OK
+        return acc, True, per_step, dt
+
+    return StepKind(start, step, fixed_step=True)
 
 
-_LEAPFROG = np.array([1.0])
-
-
-@jit
-def run(pos, vel, mass, duration, dt, eps2, max_steps):
-    """Integrate in place for ``duration`` with step ``dt``; see :func:`run_composition`."""
-    return run_composition(pos, vel, mass, duration, dt, eps2, max_steps, _LEAPFROG)
+LEAPFROG = composition(np.array([1.0]))

@@ -8,7 +8,8 @@ nor time-symmetric: energy drifts at O(dt^4) per unit time.
 
 import numpy as np
 
-from ._forces import MAX_STEPS, NON_FINITE, OK, accelerations, hot, jit, land, state_is_finite
+from ._driver import StepKind
+from ._forces import accelerations, hot
 
 
 @hot
@@ -43,32 +44,16 @@ def rk4_step(pos, vel, mass, eps2, h, xs, vs, acc, sx, sv):
             vel[i, k] += h * sv[i, k]
 
 
-@jit
-def run(pos, vel, mass, duration, dt, eps2, max_steps):
-    """Integrate in place for ``duration`` with step ``dt``; returns (time, n_steps, evals, status).
+@hot
+def start(pos, vel, mass, eps2, dt):
+    """State: five (N, 3) work arrays (stage state xs, vs; stage acceleration; weighted sums)."""
+    return np.empty((5, pos.shape[0], 3)), 0, dt
 
-    Time is tracked as ``steps * dt``; the last step is shortened to land on ``duration``.
-    """
-    if duration == 0.0:
-        return 0.0, 0, 0, OK
-    n = pos.shape[0]
-    xs = np.empty((n, 3))
-    vs = np.empty((n, 3))
-    acc = np.empty((n, 3))
-    sx = np.empty((n, 3))
-    sv = np.empty((n, 3))
-    steps = 0
-    while True:
-        t = steps * dt
-        if steps >= max_steps:
-            return t, steps, 4 * steps, MAX_STEPS
-        h, last, ok = land(t, dt, (steps + 1) * dt, duration)
-        if not ok:
-            return t, steps, 4 * steps, NON_FINITE
-        rk4_step(pos, vel, mass, eps2, h, xs, vs, acc, sx, sv)
-        steps += 1
-        t = duration if last else steps * dt
-        if not state_is_finite(pos, vel):
-            return t, steps, 4 * steps, NON_FINITE
-        if last:
-            return t, steps, 4 * steps, OK
+
+@hot
+def step(pos, vel, mass, eps2, dt, h, h_last, work):
+    rk4_step(pos, vel, mass, eps2, h, work[0], work[1], work[2], work[3], work[4])
+    return work, True, 4, dt
+
+
+RK4 = StepKind(start, step, fixed_step=True)

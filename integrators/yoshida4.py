@@ -8,16 +8,10 @@ Symmetric, hence time-reversible.
 
 import numpy as np
 
-from ._forces import jit
-from .leapfrog import run_composition
+from .leapfrog import composition
 
 _CBRT2 = 2.0 ** (1.0 / 3.0)
 _W1 = 1.0 / (2.0 - _CBRT2)
 _W0 = -_CBRT2 / (2.0 - _CBRT2)
-_TRIPLE_JUMP = np.array([_W1, _W0, _W1])
 
-
-@jit
-def run(pos, vel, mass, duration, dt, eps2, max_steps):
-    """Integrate in place for ``duration`` with step ``dt``; see :func:`run_composition`."""
-    return run_composition(pos, vel, mass, duration, dt, eps2, max_steps, _TRIPLE_JUMP)
+YOSHIDA4 = composition(np.array([_W1, _W0, _W1]))

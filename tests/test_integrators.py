@@ -80,7 +80,7 @@ def triple_reference():
     return (pos, vel, mass), reference(pos, vel, mass, 1.2)
 
 
-@pytest.mark.parametrize("method", ORDER_METHODS)
+@pytest.mark.parametrize("method", list(ORDER_GRIDS))  # IAS15's order: tests/test_ias15.py
 def test_convergence_order(method, triple_reference):
     (pos, vel, mass), (ref_pos, ref_vel) = triple_reference
     duration = 1.2
@@ -108,6 +108,8 @@ SMALL_PARAM = {
     "leapfrog": 2e-4,
     "yoshida4": 2e-3,
     "rk4": 2e-3,
+    "ias15": 1e-9,
+    "ias15_global": 1e-9,
 }
 
 
@@ -184,6 +186,22 @@ def test_pythagorean_hermite_matches_dop853():
     assert np.abs(r.pos - ref_pos).max() < 1e-6
 
 
+def test_hermite_close_pair_far_from_origin_keeps_its_digits():
+    """A pair 0.01 apart at ~3 from the origin, passing at pericentre 1e-4: ~1e5 steps each
+    rounding positions of order 3. With compensated sums the energy error stays at 1e-10 and a
+    smaller eta still helps (with plain sums: 3e-8 at eta = 1e-3, 5e-8 at 1e-4)."""
+    pos = np.array([[3.0, 1.0, 0.0], [3.01, 1.0, 0.0], [-4.0, 2.0, 0.0]])
+    vel = np.array([[0.0, -1.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 0.0]])
+    mass = np.array([1.0, 1.0, 0.5])
+    e0 = integrators.energy(pos, vel, mass)
+    errors = []
+    for eta in (1e-3, 1e-4):
+        r = evolve("hermite", pos, vel, mass, 0.01, eta, max_steps=2_000_000)
+        assert r.status == Status.OK
+        errors.append(abs(integrators.energy(r.pos, r.vel, mass) - e0) / abs(e0))
+    assert errors[0] < 1e-10 and errors[1] < errors[0]
+
+
 @pytest.mark.parametrize("method", ORDER_METHODS)
 def test_zero_acceleration_and_zero_jerk_starts(method):
     """The figure-eight's middle body has a = 0 at t = 0; the Pythagorean bodies start at rest
@@ -227,6 +245,8 @@ def test_force_evaluation_counts(method):
     per_step = {"yoshida4": 3, "rk4": 4}.get(method, 1)
     if method == "rk4":
         assert r.n_force_evals == 4 * r.n_steps
+    elif method.startswith("ias15"):  # one per step start, 7 per predictor-corrector iteration
+        assert (r.n_force_evals - r.n_steps) % 7 == 0 and r.n_force_evals >= 8 * r.n_steps
     elif method == "dopri5":  # 1 initial + 6 per attempt, rejected attempts included
         assert (r.n_force_evals - 1) % 6 == 0 and r.n_force_evals >= 1 + 6 * r.n_steps
     else:
@@ -308,7 +328,7 @@ def test_batch_matches_kernel_bitwise(method):
 
 def test_methods_table():
     assert list(METHODS) == ["hermite", "hermite_aarseth", "adaptive_leapfrog", "dopri5",
-                             "leapfrog", "yoshida4", "rk4"]
+                             "leapfrog", "yoshida4", "rk4", "ias15", "ias15_global"]
     for i, info in enumerate(METHODS.values()):
         assert info.method_id == i
         assert info.param_range[0] < info.default < info.param_range[1]
