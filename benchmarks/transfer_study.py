@@ -8,13 +8,15 @@ integrated once for all methods, so the two policies share their baselines.
 
 Every set's results land in ``OUT/<systems>/<policy>/`` (``episodes.csv``, ``summary.csv``,
 ``summary.json``, as ``evaluate.py`` writes them); each method's rollouts are kept in
-``OUT/<systems>/rollouts/`` and not integrated again (delete the folder to redo them). Then one markdown table (per policy x systems: median, p90,
-fraction above 1e-8, mean log10 of the final |dE/E0|, force evaluations per episode, and the verdict
-against the fixed-``eta`` front at the policy's cost for the median and the mean log10 error) is
-printed and one figure (the fronts and both policies, error against cost) is saved.
+``OUT/<systems>/rollouts/`` and not integrated again (delete the folder to redo them). Then one
+markdown table is printed (per policy x systems: median, p90, fraction above 1e-8, mean log10 of
+the final |dE/E0|, force evaluations per episode, and the verdict against the fixed-``eta`` front at
+the policy's cost for the median and the mean log10 error) and one figure (the fronts and both
+policies, error against cost) is saved.
 
     nice .venv/bin/python benchmarks/transfer_study.py logs/transfer/dqn/ThreeBody-v0_1 \\
-        logs/transfer/dqn/ThreeBody-v0_2 --names triple plummer8 --n-ics 50 --n-steps 100 --sizes 3 4 8 16 \\
+        logs/transfer/dqn/ThreeBody-v0_2 --names triple plummer8 --n-ics 30 --n-steps 50 --sizes 3 4 8 16 \\
+        --env-kwargs target_error:1e-12 error_ceiling:1e-10 cost_weight:0.0001 \\
         --out logs/transfer/study --figure docs/transfer.png
 """
 
@@ -30,14 +32,15 @@ from typing import Any
 
 from agents import evaluation
 from agents.seeds import TEST_SEEDS, seeds_from
+from agents.train_cli import parse_key_values
 
 VERDICT_STATISTICS = ("median", "mean_log10")
 
 
-def systems_sets(sizes: list[int]) -> dict[str, dict[str, Any]]:
-    """The evaluation systems by label: the paper's triples, then Plummer spheres of each N."""
-    return {"paper": {"initial_conditions": "paper"},
-            **{f"plummer{n}": {"initial_conditions": "plummer", "n_bodies": n} for n in sizes}}
+def systems_sets(sizes: list[int], common: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The evaluation settings by label: the paper's triples, then Plummer spheres of each N, over ``common``."""
+    return {"paper": {**common, "initial_conditions": "paper"},
+            **{f"plummer{n}": {**common, "initial_conditions": "plummer", "n_bodies": n} for n in sizes}}
 
 
 def evaluate_set(runs: dict[str, evaluation.Run], overrides: dict[str, Any], seeds: list[int], n_steps: int,
@@ -95,7 +98,8 @@ def table_rows(out: Path, labels: list[str], policies: list[str]) -> list[dict[s
                 "force_evals": policy["force_evals_total"] / document["n_initial_conditions"],
                 **{f"verdict_{s}": (verdict[s]["position"], verdict[s]["ratio"]) for s in VERDICT_STATISTICS},
                 "fixed": [(m["force_evals_total"] / document["n_initial_conditions"], m["final_error_median"],
-                           m["final_error_mean_log10"], m["method"]) for m in document["methods"] if m["kind"] == "fixed"],
+                           m["final_error_mean_log10"], m["method"])
+                          for m in document["methods"] if m["kind"] == "fixed"],
             })
     return rows
 
@@ -159,6 +163,9 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=1024, help="initial conditions integrated together")
     parser.add_argument("--out", type=Path, default=Path("logs/transfer/study"), help="results folder")
     parser.add_argument("--figure", type=Path, default=Path("docs/transfer.png"))
+    parser.add_argument("--env-kwargs", nargs="+", default=[], metavar="KEY:VALUE",
+                        help="settings for every set over the runs' (e.g. one reward for both: it only changes "
+                             "the episode_return column, never what a policy does)")
     parser.add_argument("--baselines-only", action="store_true", help="integrate only the fixed-eta baselines")
     args = parser.parse_args()
     names = args.names or [f"run{k}" for k in range(len(args.runs))]
@@ -166,7 +173,7 @@ def main() -> None:
         parser.error(f"--names gives {len(names)} names for {len(args.runs)} runs")
     runs = {name: evaluation.load_run(path) for name, path in zip(names, args.runs)}
     seeds = seeds_from(TEST_SEEDS, args.n_ics, 0)
-    sets = systems_sets(args.sizes)
+    sets = systems_sets(args.sizes, parse_key_values(args.env_kwargs, "--env-kwargs"))
     for label, overrides in sets.items():
         print(f"{label}:", flush=True)
         evaluate_set(runs, overrides, seeds, args.n_steps, args.out / label, args.batch_size, args.baselines_only)
