@@ -17,6 +17,7 @@ import threebody_env.sb3
 from agents import evaluation, rebound_baseline
 from agents.evaluate_cli import main
 from agents.evaluation import compare_with_fixed
+from threebody_env.initial_conditions import PAPER_INTERVAL, Hierarchical, Plummer
 
 FAST = ["--n-ics", "3", "--n-steps", "12", "--no-progress"]
 
@@ -241,6 +242,60 @@ def test_incompatible_observation_is_caught(tmp_path):
     with pytest.raises(SystemExit) as exit_info:
         main([str(run), *FAST, "--env-kwargs", "observation:'summary'"])
     assert exit_info.value.code == 2
+
+
+def _run(env_kwargs: dict) -> evaluation.Run:
+    """A run as read from args.yml (the model file is not opened by :func:`evaluation_settings`)."""
+    return evaluation.Run(Path("model.zip"), Path("."), "dqn", "ThreeBody-v0", env_kwargs, 0)
+
+
+def test_another_family_starts_from_its_own_defaults():
+    """The run's family knobs (N, knobs, interval) would clash with another family: they are dropped
+    unless the user sets them; the same family keeps them."""
+    plummer8 = _run({"initial_conditions": "plummer", "n_bodies": 8, "interval": 0.5,
+                     "initial_condition_kwargs": {"mass_function": "kroupa"}, "cost_weight": 3e-4})
+    hierarchical = evaluation.evaluation_settings(plummer8, {"initial_conditions": "hierarchical"}).config
+    assert hierarchical.sampler == Hierarchical() and hierarchical.interval == Hierarchical().interval
+    assert hierarchical.cost_weight == 3e-4  # not a family setting: kept
+    paper = evaluation.evaluation_settings(plummer8, {"initial_conditions": "paper"}).config
+    assert paper.n_bodies is None and paper.interval == PAPER_INTERVAL
+    same = evaluation.evaluation_settings(plummer8, {"initial_conditions": "plummer", "n_bodies": 4}).config
+    assert same.sampler == Plummer(n_bodies=4, mass_function="kroupa") and same.interval == 0.5
+    triple = _run({})
+    cluster = evaluation.evaluation_settings(triple, {"initial_conditions": "plummer", "n_bodies": 16}).config
+    assert cluster.sampler == Plummer(n_bodies=16) and cluster.interval == Plummer().interval
+    chosen = evaluation.evaluation_settings(plummer8, {"initial_conditions": "planetary", "interval": 2.0}).config
+    assert chosen.interval == 2.0
+
+
+@pytest.mark.parametrize("observation", ["full", "paper"])
+def test_observation_tied_to_n_cannot_transfer(observation):
+    run = _run({"observation": observation})
+    with pytest.raises(evaluation.EvaluationError, match="only observation='summary' transfers across N"):
+        evaluation.evaluation_settings(run, {"initial_conditions": "plummer", "n_bodies": 8})
+    if observation == "full":  # the same N in another family is fine
+        config = evaluation.evaluation_settings(run, {"initial_conditions": "plummer", "n_bodies": 3}).config
+        assert config.sampler == Plummer(n_bodies=3)
+
+
+def test_triple_policy_evaluated_on_a_cluster(run_dir, tmp_path, capsys):
+    """The transfer of item 3: a triple-trained summary policy against the cluster family's own baselines."""
+    main([str(run_dir), *FAST, "--env-kwargs", "initial_conditions:plummer", "n_bodies:4", "--no-plots",
+          "--no-reference", "--output", str(tmp_path / "out")])
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["env_kwargs"]["n_bodies"] == 4 and summary["env_kwargs"]["interval"] == Plummer().interval
+    assert summary["comparison"]["force_evals"] is not None
+    kinds = [m["kind"] for m in summary["methods"]]
+    assert kinds.count("policy") == 1 and kinds.count("fixed") == 7
+
+
+def test_full_observation_model_on_another_n_exits_2_with_one_line(tmp_path, capsys):
+    run = make_run(tmp_path / "full_obs", constant_action=0, env_kwargs={"observation": "full"})
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(run), *FAST, "--env-kwargs", "initial_conditions:plummer", "n_bodies:8"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "transfers across N" in err and len(err.strip().splitlines()) == 1
 
 
 def test_domination_and_closest_cost_criterion():

@@ -23,6 +23,13 @@ import integrators
 from agents.algorithms import ALGOS
 from threebody_env import ThreeBodyVectorEnv
 from threebody_env.config import EnvConfig
+from threebody_env.env import probe_body_count
+
+#: Settings that belong to one initial-condition family (its size, knobs and natural interval):
+#: evaluating on another family starts them from that family's defaults unless the user sets them.
+FAMILY_SETTINGS = ("n_bodies", "initial_condition_kwargs", "interval")
+#: The observation whose size and meaning do not depend on the number of bodies.
+N_AGNOSTIC_OBSERVATION = "summary"
 
 
 class EvaluationError(ValueError):
@@ -100,9 +107,12 @@ def evaluation_settings(run: Run, overrides: Mapping[str, Any] | None = None, in
 
     With ``integrator`` (the transfer experiment) the method changes and its own parameter range
     applies, unless ``overrides`` set ``param_range``. A discrete model keeps its number of actions
-    whatever the range, so action k keeps its place in it. Wall time is always recorded, and with
-    ``deployed`` also the deployed wall time of every episode. Raises :class:`EvaluationError` for
-    invalid settings.
+    whatever the range, so action k keeps its place in it. With another ``initial_conditions``
+    (transfer to other systems) the run's :data:`FAMILY_SETTINGS` are dropped, so the new family
+    starts from its own defaults (N, knobs, natural interval) plus whatever ``overrides`` set; the
+    same family keeps the run's. Wall time is always recorded, and with ``deployed`` also the
+    deployed wall time of every episode. Raises :class:`EvaluationError` for invalid settings, and for a number of bodies the model's
+    observation cannot take (:func:`check_transferable`).
     """
     kwargs = {**registry[run.env_id].kwargs, **run.env_kwargs, "integrator": run.integrator}
     trained = checked_config(kwargs)
@@ -113,9 +123,30 @@ def evaluation_settings(run: Run, overrides: Mapping[str, Any] | None = None, in
             raise EvaluationError(f"unknown integrator {integrator!r}; choose from {', '.join(integrators.METHODS)}")
         kwargs.pop("param_range", None)
         kwargs["integrator"] = integrator
-    kwargs.update(overrides or {})
+    overrides = dict(overrides or {})
+    if overrides.get("initial_conditions", trained.initial_conditions) != trained.initial_conditions:
+        for name in FAMILY_SETTINGS:  # the run's knobs were for its own family: they may not even exist here
+            kwargs.pop(name, None)
+    kwargs.update(overrides)
     kwargs["record_wall_time"] = True
-    return Settings(checked_config(kwargs), n_steps, deployed)
+    settings = Settings(checked_config(kwargs), n_steps, deployed)
+    check_transferable(trained, settings.config)
+    return settings
+
+
+def check_transferable(trained: EnvConfig, config: EnvConfig) -> None:
+    """Raise :class:`EvaluationError` if ``config`` has another number of bodies than ``trained`` and its
+    observation depends on it ("full" has 6 N + 6 values, "paper" is for three bodies)."""
+    if config.observation == N_AGNOSTIC_OBSERVATION:
+        return
+    try:
+        n_trained, n_requested = probe_body_count(trained), probe_body_count(config)
+    except ValueError as exc:
+        raise EvaluationError(f"invalid initial conditions: {exc}") from None
+    if n_trained != n_requested:
+        raise EvaluationError(f"observation={config.observation!r} depends on the number of bodies: a model trained on "
+                              f"N = {n_trained} cannot be evaluated on N = {n_requested}; only "
+                              f"observation={N_AGNOSTIC_OBSERVATION!r} transfers across N")
 
 
 def checked_config(kwargs: Mapping[str, Any]) -> EnvConfig:
