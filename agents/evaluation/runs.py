@@ -111,8 +111,8 @@ def evaluation_settings(run: Run, overrides: Mapping[str, Any] | None = None, in
     (transfer to other systems) the run's :data:`FAMILY_SETTINGS` are dropped, so the new family
     starts from its own defaults (N, knobs, natural interval) plus whatever ``overrides`` set; the
     same family keeps the run's. Wall time is always recorded, and with ``deployed`` also the
-    deployed wall time of every episode. Raises :class:`EvaluationError` for invalid settings, and for a number of bodies the model's
-    observation cannot take (:func:`check_transferable`).
+    deployed wall time of every episode. Raises :class:`EvaluationError` for invalid settings, and
+    for a number of bodies the model's observation cannot take (:func:`check_transferable`).
     """
     kwargs = {**registry[run.env_id].kwargs, **run.env_kwargs, "integrator": run.integrator}
     trained = checked_config(kwargs)
