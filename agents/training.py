@@ -48,7 +48,7 @@ from threebody_env.sb3 import make_sb3_vec_env
 
 HYPERPARAMS_DIR = Path(__file__).parent / "hyperparams"
 #: Keys of a hyperparameter entry that are not arguments of the algorithm's constructor.
-RUN_KEYS = ("n_timesteps", "policy", "n_envs")
+RUN_KEYS = ("n_timesteps", "policy", "n_envs", "episode_intervals")
 #: Threads torch uses: fixed, so that a seed gives the same model on the same machine.
 TORCH_THREADS = 1
 
@@ -95,8 +95,8 @@ def resolve_env_kwargs(env_id: str, env_kwargs: dict[str, Any]) -> dict[str, Any
 def load_hyperparams(algo: str, env_id: str, overrides: dict[str, Any]) -> dict[str, Any]:
     """The ``env_id`` entry of ``<algo>.yml`` (else its ``default``), updated by ``overrides``.
 
-    Raises ``ValueError`` for a key that is neither a run key (n_timesteps, policy, n_envs) nor an
-    argument of the algorithm's constructor.
+    Raises ``ValueError`` for a key that is neither a run key (n_timesteps, policy, n_envs,
+    episode_intervals: the length of a training episode) nor an argument of the algorithm's constructor.
     """
     with open(HYPERPARAMS_DIR / f"{algo}.yml") as f:
         table = yaml.safe_load(f)
@@ -191,6 +191,7 @@ HYPERPARAM_BOUNDS: dict[str, tuple[bool, float, float]] = {
     "batch_size": (True, 1, math.inf), "buffer_size": (True, 1, math.inf), "learning_starts": (True, 0, math.inf),
     "n_steps": (True, 1, math.inf), "n_epochs": (True, 1, math.inf), "train_freq": (True, 1, math.inf),
     "gradient_steps": (True, -1, math.inf), "target_update_interval": (True, 1, math.inf),
+    "episode_intervals": (True, 1, 10**6),
 }
 #: Bytes per transition a replay buffer holds besides two observations (action, reward, done, timeout).
 _TRANSITION_OVERHEAD = 64
@@ -376,7 +377,8 @@ def _train_into(run: PreparedRun, run_dir: Path) -> None:
     (run_dir / "args.yml").write_text(yaml.safe_dump(plain(saved_args), sort_keys=False))
     (run_dir / "config.yml").write_text(yaml.safe_dump(plain(run.hyperparams), sort_keys=False))
 
-    env = make_sb3_vec_env(run.n_envs, max_episode_steps=threebody_env.TRAINING_EPISODE_STEPS, **run.env_kwargs)
+    episode_intervals = int(run.hyperparams.get("episode_intervals", threebody_env.TRAINING_EPISODE_STEPS))
+    env = make_sb3_vec_env(run.n_envs, max_episode_steps=episode_intervals, **run.env_kwargs)
     try:
         model = build_model(run, env, run_dir)
         interrupt = StopOnInterrupt()

@@ -50,9 +50,9 @@ class EnvConfig:
     reward: str = "final"
     cost: str = "force_evals"
     max_energy_error: float = 0.1
-    target_error: float = 1e-12  # errors below it are not charged
-    error_ceiling: float = 1e-10  # 'final' and 'accumulated' stop charging error beyond it (a lost episode)
-    cost_weight: float = 1e-4  # calibrated for reward='final'; 'interval' wants ~0.1
+    target_error: float = 1e-16  # errors below it are not charged (double round-off)
+    error_ceiling: float = 0.1  # 'final' and 'accumulated' stop charging error beyond it (a lost episode)
+    cost_weight: float = 3e-5  # calibrated for reward='final' on 300-interval episodes; 'interval' wants ~0.1
     failure_penalty: float = 20.0
     paper_weights: tuple[float, float] = (3000.0, 4.0)
     softening: float = 0.0
