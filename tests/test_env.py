@@ -538,7 +538,7 @@ def test_every_integrator_runs_in_the_env(integrator, action_mode):
         ({"interval": math.nan}, "interval=nan"),
         ({"max_energy_error": math.nan}, "max_energy_error=nan"),
         ({"target_error": 0.0}, "target_error=0.0"),
-        ({"error_ceiling": 1e-12}, "error_ceiling=1e-12 must exceed target_error"),
+        ({"error_ceiling": 1e-17}, "error_ceiling=1e-17 must exceed target_error"),
         ({"cost_weight": -1.0}, "cost_weight=-1.0"),
         ({"softening": math.inf}, "softening=inf"),
         ({"max_integrator_steps": 0}, "max_integrator_steps=0"),
