@@ -17,13 +17,13 @@ from agents.rollout import rollout
 class ValidationCallback(BaseCallback):
     """Every ``eval_freq`` steps run the deterministic policy on the validation initial conditions.
 
-    One episode of ``n_steps`` intervals per seed (batched :func:`~agents.rollout.rollout`). The
+    One episode of ``n_intervals`` intervals per seed (batched :func:`~agents.rollout.rollout`). The
     history goes to ``<run>/evaluations.npz`` (timesteps, median final |dE/E0|, total force
     evaluations, mean return) and tensorboard; the model with the best mean return so far is saved
     as ``<run>/best_model.zip``. The mean return is the environment's own trade-off of error and cost.
     """
 
-    def __init__(self, run_dir: Path, seeds: list[int], env_kwargs: dict[str, Any], eval_freq: int, n_steps: int,
+    def __init__(self, run_dir: Path, seeds: list[int], env_kwargs: dict[str, Any], eval_freq: int, n_intervals: int,
                  interrupt: StopOnInterrupt | None = None) -> None:
         super().__init__()
         self.interrupt = interrupt  # no last validation after Ctrl-C: the user wants out
@@ -31,7 +31,7 @@ class ValidationCallback(BaseCallback):
         self.seeds = seeds
         self.env_kwargs = env_kwargs
         self.eval_freq = eval_freq
-        self.n_steps = n_steps
+        self.n_intervals = n_intervals
         self.history: dict[str, list[float]] = {"timesteps": [], "median_energy_error": [], "force_evals": [], "mean_return": []}
         self.best_return = -np.inf
         self._next = eval_freq
@@ -50,7 +50,7 @@ class ValidationCallback(BaseCallback):
 
     def evaluate(self) -> None:
         """Validate the current policy now; record it, and save it if it is the best so far."""
-        result = rollout(self.model, self.seeds, env_kwargs=self.env_kwargs, n_steps=self.n_steps, name="validation")
+        result = rollout(self.model, self.seeds, env_kwargs=self.env_kwargs, n_intervals=self.n_intervals, name="validation")
         row = {
             "timesteps": self.num_timesteps,
             "median_energy_error": float(np.median(np.abs(result.final_energy_error))),

@@ -64,7 +64,7 @@ def _simulation(pos: np.ndarray, vel: np.ndarray, mass: np.ndarray, softening: f
 
 
 def _counted_episode(pos: np.ndarray, vel: np.ndarray, mass: np.ndarray, energy0: float, config: EnvConfig,
-                     n_steps: int) -> _Episode:
+                     n_intervals: int) -> _Episode:
     """Integrate interval by interval, counting force evaluations and recording the energy error."""
     sim = _simulation(pos, vel, mass, config.softening)
     calls = [0]
@@ -78,7 +78,7 @@ def _counted_episode(pos: np.ndarray, vel: np.ndarray, mass: np.ndarray, energy0
     sim.additional_forces = count
     xyz, vxvyvz = np.zeros(3 * sim.N), np.zeros(3 * sim.N)
     episode = _Episode([0.0], [0.0], [pos.copy()], 0, 0, "time_limit")
-    for k in range(1, n_steps + 1):
+    for k in range(1, n_intervals + 1):
         interval_start_steps[0] = sim.steps_done
         target = k * config.interval
         sim.integrate(target)
@@ -113,7 +113,7 @@ def _timed(pos: np.ndarray, vel: np.ndarray, mass: np.ndarray, config: EnvConfig
     return time.perf_counter() - start
 
 
-def rollout_ias15(seeds: Sequence[int], *, env_kwargs: dict[str, Any] | None = None, n_steps: int = 300,
+def rollout_ias15(seeds: Sequence[int], *, env_kwargs: dict[str, Any] | None = None, n_intervals: int = 300,
                   name: str = IAS15_NAME, n_traces: int = 0) -> RolloutResult:
     """IAS15 episodes from the initial conditions of ``seeds``, as a :class:`RolloutResult`.
 
@@ -128,7 +128,7 @@ def rollout_ias15(seeds: Sequence[int], *, env_kwargs: dict[str, Any] | None = N
     s = env.systems
     episodes = []
     for i in range(len(seeds)):
-        episode = _counted_episode(s.pos[i], s.vel[i], s.mass[i], float(s.energy0[i]), config, n_steps)
+        episode = _counted_episode(s.pos[i], s.vel[i], s.mass[i], float(s.energy0[i]), config, n_intervals)
         episode.wall_time = _timed(s.pos[i], s.vel[i], s.mass[i], config, episode)
         episodes.append(episode)
     nan = np.full(len(seeds), np.nan)

@@ -19,7 +19,7 @@ from agents import evaluation, rebound_baseline
 from agents.evaluate_cli import main
 from agents.evaluation import compare_with_fixed
 
-FAST = ["--n-ics", "3", "--n-steps", "12", "--no-progress"]
+FAST = ["--n-ics", "3", "--n-intervals", "12", "--no-progress"]
 
 
 def tiny_dqn(constant_action: int | None = None, env_kwargs: dict | None = None) -> DQN:
@@ -73,8 +73,8 @@ def test_files_and_every_baseline_in_the_table(evaluated):
         assert (folder / name).stat().st_size > 0, name
     summary = json.loads((folder / "summary.json").read_text())
     names = [m["method"] for m in summary["methods"]]
-    kinds = [m["kind"] for m in summary["methods"]]
-    assert kinds.count("policy") == 1 and kinds.count("fixed") == 7 and "eta=0.03 (default)" in names
+    roles = [m["role"] for m in summary["methods"]]
+    assert roles.count("policy") == 1 and roles.count("fixed") == 7 and "eta=0.03 (default)" in names
     if rebound_baseline.available():
         assert "REBOUND IAS15" in names
     for name in names:
@@ -105,15 +105,15 @@ def test_summary_statistics_and_verdict_agree_with_the_episodes(evaluated):
             column = f"final_error_{name}"
             assert method[f"{column}_low"] <= method[column] <= method[f"{column}_high"], (method["method"], name)
     verdict = summary["comparison"]["force_evals"]
-    policy = next(m for m in summary["methods"] if m["kind"] == "policy")
+    policy = next(m for m in summary["methods"] if m["role"] == "policy")
     assert set(verdict["statistics"]) == set(STATISTICS) and verdict["tolerance"] == 1e-8
     for name, stat in verdict["statistics"].items():
         assert stat["position"] in ("below", "on", "above", "outside"), name
         assert stat["policy"]["value"] == policy[f"final_error_{name}"]
-    assert summary["comparison"]["deployed_wall_time"] is None  # the batched run does not measure it
+    assert summary["comparison"]["deployed_wall_time"]["cost_axis"] == "deployed_wall_time"  # deployed by default
     assert summary["statistics"]["log_error_floor"] == 1e-16 and summary["statistics"]["bootstrap"]["seed"] >= 0
-    assert "Verdict at equal force evaluations" in printed and "No verdict at equal deployed wall time" in printed
-    assert all(r["deployed_wall_time"] == "nan" for r in episodes)
+    assert "Verdict at equal force evaluations" in printed and "Verdict at equal deployed wall time" in printed
+    assert all(float(r["deployed_wall_time"]) > 0 for r in episodes if r["role"] != "reference")
 
 
 def test_existing_results_need_force_and_force_clears_them(run_dir, tmp_path, capsys):
@@ -157,10 +157,10 @@ def test_constant_policy_reproduces_its_fixed_baseline(tmp_path):
     run = make_run(tmp_path / "run", constant_action=3)
     main([str(run), *FAST, "--no-plots", "--no-reference", "--output", str(tmp_path / "out")])
     rows = read_csv(tmp_path / "out" / "episodes.csv")
-    policy = [r for r in rows if r["kind"] == "policy"]
-    fixed = [r for r in rows if r["kind"] == "fixed"][3 * 3 : 4 * 3]  # action 3, three episodes
+    policy = [r for r in rows if r["role"] == "policy"]
+    fixed = [r for r in rows if r["role"] == "fixed"][3 * 3 : 4 * 3]  # action 3, three episodes
     assert fixed[0]["method"] == "eta=0.01"
-    ignore = {"method", "kind", "wall_time"}
+    ignore = {"method", "role", "wall_time", "deployed_wall_time"}
     assert [{k: v for k, v in r.items() if k not in ignore} for r in policy] == \
            [{k: v for k, v in r.items() if k not in ignore} for r in fixed]
 
@@ -171,7 +171,7 @@ def test_param_range_override_keeps_the_models_action_count(run_dir, tmp_path):
     main([str(run_dir), *FAST, "--env-kwargs", "param_range:(0.002,0.05)", "--no-plots", "--no-reference",
           "--output", str(tmp_path / "out")])
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
-    fixed = [m["method"] for m in summary["methods"] if m["kind"] == "fixed"]
+    fixed = [m["method"] for m in summary["methods"] if m["role"] == "fixed"]
     assert len(fixed) == 7 and fixed[0] == "eta=0.002" and fixed[-1] == "eta=0.05"
 
 
@@ -182,7 +182,7 @@ def test_transfer_to_another_integrator(run_dir, integrator, default):
     summary = json.loads((folder / "summary.json").read_text())
     assert summary["env_kwargs"]["integrator"] == integrator
     names = [m["method"] for m in summary["methods"]]
-    assert default in names and sum(m["kind"] == "fixed" for m in summary["methods"]) == 7  # the model's action count
+    assert default in names and sum(m["role"] == "fixed" for m in summary["methods"]) == 7  # the model's action count
     assert all(math.isfinite(m["force_evals_total"]) for m in summary["methods"])
 
 
@@ -197,9 +197,9 @@ def test_two_runs_give_identical_csvs_apart_from_wall_time(run_dir, tmp_path):
 
 def test_batch_size_does_not_change_results(run_dir, tmp_path, evaluated):
     main([str(run_dir), *FAST, "--no-plots", "--no-reference", "--batch-size", "1", "--output", str(tmp_path / "one")])
-    whole = [r for r in read_csv(evaluated[0] / "episodes.csv") if r["kind"] != "reference"]
+    whole = [r for r in read_csv(evaluated[0] / "episodes.csv") if r["role"] != "reference"]
     ones = read_csv(tmp_path / "one" / "episodes.csv")
-    strip = lambda rows: [{k: v for k, v in r.items() if k != "wall_time"} for r in rows]  # noqa: E731
+    strip = lambda rows: [{k: v for k, v in r.items() if "wall_time" not in k} for r in rows]  # noqa: E731
     assert strip(whole) == strip(ones)
 
 
@@ -286,11 +286,11 @@ def test_zoo_run_folder_gets_the_verdict_with_its_env_kwargs(tmp_path):
     summary = json.loads((run / "evaluation" / "summary.json").read_text())
     assert summary["env"] == "ThreeBody-v0" and summary["env_kwargs"]["n_actions"] == 5
     assert summary["model"] == str(run / "threebody_env:ThreeBody-v0.zip") and summary["training_seed"] == ZOO_SEED
-    assert sum(m["kind"] == "fixed" for m in summary["methods"]) == 5
+    assert sum(m["role"] == "fixed" for m in summary["methods"]) == 5
     rows = read_csv(run / "evaluation" / "episodes.csv")
-    policy = [r for r in rows if r["kind"] == "policy"]
-    fixed = [r for r in rows if r["kind"] == "fixed"][2 * 3 : 3 * 3]  # action 2, three episodes
-    ignore = {"method", "kind", "wall_time"}
+    policy = [r for r in rows if r["role"] == "policy"]
+    fixed = [r for r in rows if r["role"] == "fixed"][2 * 3 : 3 * 3]  # action 2, three episodes
+    ignore = {"method", "role", "wall_time"}
     assert [{k: v for k, v in r.items() if k not in ignore} for r in policy] == \
            [{k: v for k, v in r.items() if k not in ignore} for r in fixed]
 
@@ -338,3 +338,15 @@ def test_zoo_runs_evaluate_py_cannot_judge_are_refused(tmp_path, case, expected)
     run = make_zoo_run(tmp_path, **case)
     with pytest.raises(evaluation.EvaluationError, match=expected):
         evaluation.load_run(run)
+
+
+def test_n_steps_still_works_for_one_release_and_says_it_is_deprecated(run_dir, capsys):
+    from agents.evaluate_cli import build_parser
+
+    args = build_parser().parse_args([str(run_dir), "--n-steps", "12"])
+    err = capsys.readouterr().err
+    assert args.n_intervals == 12 and "--n-steps is deprecated" in err and "--n-intervals" in err
+    assert build_parser().parse_args([str(run_dir)]).n_intervals == 300 and capsys.readouterr().err == ""
+    with pytest.raises(SystemExit):
+        build_parser().parse_args([str(run_dir), "--n-steps", "0"])
+    assert "must be an integer >= 1" in capsys.readouterr().err

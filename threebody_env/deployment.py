@@ -52,10 +52,10 @@ def deployed_episodes(
     seeds: Sequence[int],
     *,
     env_kwargs: dict[str, Any] | None = None,
-    n_steps: int = 300,
+    n_intervals: int = 300,
     on_episode: Callable[[int], None] | None = None,
 ) -> DeployedResult:
-    """One deployed episode of at most ``n_steps`` intervals from each seed's initial condition.
+    """One deployed episode of at most ``n_intervals`` intervals from each seed's initial condition.
 
     ``policy``: a controller, deciding every interval (its actions mapped by the environment's
     action map, as in the environment), or a fixed parameter value (e.g. ``eta = 1e-3``).
@@ -82,7 +82,7 @@ def deployed_episodes(
     results = []
     for seed in seeds:
         initial_condition = validate_initial_condition(config.sampler(np.random.default_rng(seed)))
-        results.append(run_episode(network, initial_condition, n_steps, settings, fixed_param=fixed))
+        results.append(run_episode(network, initial_condition, n_intervals, settings, fixed_param=fixed))
         if on_episode is not None:
             on_episode(1)
     return DeployedResult(

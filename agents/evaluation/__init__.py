@@ -14,7 +14,7 @@ The pipeline behind ``evaluate.py``, one module per stage:
 - :mod:`~agents.evaluation.report`: :class:`Report`, :func:`write_outputs` and :func:`print_table`.
 """
 
-from agents.evaluation.methods import KINDS, MethodSpec, baseline_specs, method_specs, policy_spec
+from agents.evaluation.methods import ROLES, MethodSpec, baseline_specs, method_specs, policy_spec
 from agents.evaluation.metrics import (COST_AXES, DEFAULT_TOLERANCE, STATISTICS, Comparison, CostAxis, ErrorStatistics,
                                        Estimate, MethodSummary, Percentiles, StatisticVerdict, Verdict,
                                        compare_with_fixed, error_statistics, interpolate_front, summarize, verdict)
@@ -25,7 +25,7 @@ from agents.evaluation.runs import (EvaluationError, Run, Settings, check_compat
 from agents.evaluation.schedule import BACKGROUND_MIN_SEEDS, evaluate, run_chunk, run_chunks_on_dask
 
 __all__ = [
-    "BACKGROUND_MIN_SEEDS", "COST_AXES", "DEFAULT_TOLERANCE", "EPISODE_COLUMNS", "KINDS", "OUTPUT_FILES", "STATISTICS",
+    "BACKGROUND_MIN_SEEDS", "COST_AXES", "DEFAULT_TOLERANCE", "EPISODE_COLUMNS", "ROLES", "OUTPUT_FILES", "STATISTICS",
     "Comparison", "CostAxis", "ErrorStatistics", "Estimate", "EvaluationError", "MethodSpec", "MethodSummary",
     "Percentiles", "Report", "Run", "Settings", "StatisticVerdict", "Verdict", "baseline_specs", "check_compatible",
     "checked_config", "compare_with_fixed", "episode_rows", "error_statistics", "evaluate", "evaluation_settings",

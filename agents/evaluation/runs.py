@@ -49,11 +49,11 @@ class Run:
 @dataclass(frozen=True)
 class Settings:
     """Everything besides the method and the seeds that fixes an episode's outcome: the environment
-    (``config``) and the number of intervals per episode (``n_steps``); and whether each method's
+    (``config``) and the number of intervals per episode (``n_intervals``); and whether each method's
     episodes are also run deployed (one system at a time, one decision per interval) to time them."""
 
     config: EnvConfig
-    n_steps: int = 300
+    n_intervals: int = 300
     deployed: bool = True
 
     @property
@@ -186,7 +186,7 @@ def read_run_yaml(path: Path) -> Any:
 
 
 def evaluation_settings(run: Run, overrides: Mapping[str, Any] | None = None, integrator: str | None = None,
-                        n_steps: int = 300, deployed: bool = True) -> Settings:
+                        n_intervals: int = 300, deployed: bool = True) -> Settings:
     """The settings for evaluation: the registered id's environment, the run's, then ``overrides``.
 
     With ``integrator`` (the transfer experiment) the method changes and its own parameter range
@@ -206,7 +206,7 @@ def evaluation_settings(run: Run, overrides: Mapping[str, Any] | None = None, in
         kwargs["integrator"] = integrator
     kwargs.update(overrides or {})
     kwargs["record_wall_time"] = True
-    return Settings(checked_config(kwargs), n_steps, deployed)
+    return Settings(checked_config(kwargs), n_intervals, deployed)
 
 
 def checked_config(kwargs: Mapping[str, Any]) -> EnvConfig:

@@ -32,18 +32,18 @@ def run_chunk(spec: MethodSpec, seeds: Sequence[int], settings: Settings, n_trac
     With ``settings.deployed`` the same episodes run again deployed (:func:`deployed_wall_time`),
     which fills ``deployed_wall_time`` (not for the REBOUND reference).
     """
-    if spec.kind == "reference":
+    if spec.role == "reference":
         from agents.rebound_baseline import rollout_ias15
 
-        return rollout_ias15(seeds, env_kwargs=settings.env_kwargs, n_steps=settings.n_steps,
+        return rollout_ias15(seeds, env_kwargs=settings.env_kwargs, n_intervals=settings.n_intervals,
                              name=spec.name, n_traces=n_traces)
-    if spec.kind == "policy" and spec.model_data is not None:
+    if spec.role == "policy" and spec.model_data is not None:
         policy = load_model_data(spec.algo, spec.model_data)
-    elif spec.kind == "policy":
+    elif spec.role == "policy":
         policy = load_model(spec.algo, spec.model_path)  # rollout asks SB3's predict for deterministic actions
     else:
         policy = FixedActionPolicy(spec.action, spec.name, spec.action_mode)
-    result = rollout(policy, seeds, env_kwargs=settings.env_kwargs, n_steps=settings.n_steps, name=spec.name,
+    result = rollout(policy, seeds, env_kwargs=settings.env_kwargs, n_intervals=settings.n_intervals, name=spec.name,
                      n_traces=n_traces, batch_size=max(len(seeds), 1))
     if settings.deployed:
         result = replace(result, deployed_wall_time=deployed_wall_time(policy, result, settings))
@@ -71,7 +71,7 @@ def deployed_wall_time(policy: Any, result: RolloutResult, settings: Settings) -
     else:
         kwargs = settings.env_kwargs
         deployed_policy = controller_from_model(policy, kwargs)
-    deployed = deployed_episodes(deployed_policy, result.seeds, env_kwargs=kwargs, n_steps=settings.n_steps)
+    deployed = deployed_episodes(deployed_policy, result.seeds, env_kwargs=kwargs, n_intervals=settings.n_intervals)
     differ = int(np.sum((deployed.force_evals != result.force_evals)
                         | ~((deployed.final_energy_error == result.final_energy_error)
                             | (np.isnan(deployed.final_energy_error) & np.isnan(result.final_energy_error)))))
@@ -122,7 +122,7 @@ def evaluate(specs: Sequence[MethodSpec], seeds: Sequence[int], settings: Settin
             done = run_chunks_on_dask(client, tasks, on_done=bar.update)
         per_spec = len(chunks)
         return {s.name: RolloutResult.concatenate(done[k * per_spec : (k + 1) * per_spec]) for k, s in enumerate(specs)}
-    background = [s for s in specs if s.kind == "reference" and background_reference
+    background = [s for s in specs if s.role == "reference" and background_reference
                   and len(seeds) >= BACKGROUND_MIN_SEEDS]
     pool = ProcessPoolExecutor(1, mp_context=get_context("spawn")) if background else nullcontext()
     parts: dict[str, list[RolloutResult]] = {}
