@@ -67,8 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Evaluate a trained time-step policy against every fixed parameter (and REBOUND IAS15) "
                     "on the same unseen initial conditions: energy error vs cost, tables, CSV/JSON and plots.",
     )
-    parser.add_argument("run", help="run folder logs/<algo>/<env>_<k> of train.py or rl-zoo3 (best_model.zip preferred), "
-                                       "or a model .zip in one")
+    parser.add_argument("run", help="run folder logs/<algo>/<env>_<k> of train.py or rl-zoo3 "
+                                    "(best_model.zip preferred), or a model .zip in one")
     parser.add_argument("--n-ics", type=_positive_int, default=100, help="initial conditions from the test seeds")
     parser.add_argument("--n-intervals", type=_positive_int, default=300, help="intervals of 0.1 yr per episode")
     parser.add_argument("--n-steps", dest="n_intervals", type=_positive_int, default=argparse.SUPPRESS,

@@ -13,10 +13,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
-from matplotlib import colormaps
 
 from agents.evaluation import MethodSpec, Report
 from threebody_env.observations import ERROR_FLOOR
@@ -72,8 +72,8 @@ def _error_cost_panel(fig: Figure, cell, report: Report, styles: dict[str, dict]
                    label=spec.name)
         ax.scatter(median_x, p90_y, s=200 if policy else 70, facecolors="none", edgecolors=style["color"],
                    marker=style["marker"], linewidths=1.8 if policy else 1.2, zorder=5)
-        top.hist(x, bins=cost_bins, histtype="step", color=style["color"], lw=2.2 if policy else 1.0)
-        right.hist(y, bins=error_bins, histtype="step", color=style["color"], lw=2.2 if policy else 1.0,
+        top.hist(x, bins=cost_bins.tolist(), histtype="step", color=style["color"], lw=2.2 if policy else 1.0)
+        right.hist(y, bins=error_bins.tolist(), histtype="step", color=style["color"], lw=2.2 if policy else 1.0,
                    orientation="horizontal")
     ax.set_xscale("log")
     ax.set_yscale("log")

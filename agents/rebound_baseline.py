@@ -58,7 +58,7 @@ def _simulation(pos: np.ndarray, vel: np.ndarray, mass: np.ndarray, softening: f
     sim.softening = softening
     sim.integrator = "ias15"
     sim.integrator.adaptive_mode = "GLOBAL"
-    for m, p, v in zip(mass, pos, vel):
+    for m, p, v in zip(mass, pos, vel, strict=True):
         sim.add(m=float(m), x=p[0], y=p[1], z=p[2], vx=v[0], vy=v[1], vz=v[2])
     return sim
 
@@ -72,7 +72,9 @@ def _counted_episode(pos: np.ndarray, vel: np.ndarray, mass: np.ndarray, energy0
 
     def count(_sim_pointer) -> None:
         calls[0] += 1
-        if calls[0] % _BUDGET_CHECK_EVERY == 0 and sim.steps_done - interval_start_steps[0] > config.max_integrator_steps:
+        if calls[0] % _BUDGET_CHECK_EVERY != 0:  # reading sim.steps_done every force evaluation costs
+            return
+        if sim.steps_done - interval_start_steps[0] > config.max_integrator_steps:
             sim.stop()
 
     sim.additional_forces = count

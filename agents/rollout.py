@@ -56,7 +56,8 @@ class RolloutResult:
     episode_return: np.ndarray
     end: np.ndarray
     mean_log_param: np.ndarray
-    deployed_wall_time: np.ndarray | None = None  # seconds; None becomes NaN for every episode
+    # seconds; None (resolved in __post_init__) becomes NaN for every episode, hence the ignore
+    deployed_wall_time: np.ndarray = None  # type: ignore[assignment]
     traces: list[EpisodeTrace] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -104,8 +105,9 @@ def rollout(
     if n_intervals < 1 or batch_size < 1:
         raise ValueError(f"n_intervals={n_intervals} and batch_size={batch_size} must be >= 1")
     kwargs = dict(env_kwargs or {})
-    if getattr(policy, "action_mode", None) is not None:
-        kwargs["action_mode"] = policy.action_mode
+    action_mode = getattr(policy, "action_mode", None)  # a fixed-action baseline says which action it gives
+    if action_mode is not None:
+        kwargs["action_mode"] = action_mode
     parts = []
     for start in range(0, len(seeds), batch_size):
         chunk = seeds[start : start + batch_size]
@@ -119,7 +121,8 @@ def rollout(
 def _rollout_chunk(policy: Policy, seeds: list[int], env_kwargs: dict[str, Any], n_intervals: int, name: str,
                    n_traces: int, deterministic: bool) -> RolloutResult:
     b = len(seeds)
-    env = ThreeBodyVectorEnv(num_envs=b, max_episode_steps=n_intervals, autoreset_mode=AutoresetMode.DISABLED, **env_kwargs)
+    env = ThreeBodyVectorEnv(num_envs=b, max_episode_steps=n_intervals, autoreset_mode=AutoresetMode.DISABLED,
+                             **env_kwargs)
     obs, info = env.reset(seed=seeds)
     systems = env.systems
     running = np.ones(b, dtype=bool)

@@ -93,7 +93,7 @@ class SweepSpec:
     def points(self) -> list[dict[str, Any]]:
         """Every combination of the grid, as {dotted key: value}, in file order."""
         keys = list(self.grid)
-        return [dict(zip(keys, values)) for values in itertools.product(*(self.grid[k] for k in keys))]
+        return [dict(zip(keys, values, strict=True)) for values in itertools.product(*(self.grid[k] for k in keys))]
 
 
 def point_name(point: Mapping[str, Any]) -> str:
@@ -191,7 +191,9 @@ def run_sweep(spec: SweepSpec, client=None, progress: bool = True,
                 finish(todo[k], outcome)
 
             map_on_dask(client, run_point, [(spec, points[i]) for i in todo], on_done=done, fail_fast=False)
-    return rows
+    finished = [row for row in rows if row is not None]
+    assert len(finished) == len(rows)  # every point either was read back or has just run
+    return finished
 
 
 def write_results(spec: SweepSpec, rows: Sequence[Mapping[str, Any]]) -> Path:
@@ -210,7 +212,8 @@ def fixed_action_reference(spec: SweepSpec) -> list[MethodSummary]:
     from agents.training import resolve_env_kwargs
 
     env_kwargs = resolve_env_kwargs(spec.train.get("env", "ThreeBody-v0"), spec.train.get("env_kwargs", {}))
-    settings = evaluation.Settings(evaluation.checked_config({**env_kwargs, "record_wall_time": True}), spec.n_intervals)
+    config = evaluation.checked_config({**env_kwargs, "record_wall_time": True})
+    settings = evaluation.Settings(config, spec.n_intervals)
     baselines = [s for s in evaluation.baseline_specs(settings.config, reference=False) if s.role == "fixed"]
     results = evaluation.evaluate(baselines, seeds_from(TEST_SEEDS, spec.n_ics), settings, n_traces=0, progress=False)
     return [evaluation.summarize(s, results[s.name]) for s in baselines]

@@ -142,7 +142,8 @@ class ThreeBodyEnv(gym.Env):
 
     def render(self) -> np.ndarray | None:
         if self.render_mode is None:
-            gym.logger.warn('render() needs a render_mode, e.g. gymnasium.make("ThreeBody-v0", render_mode="rgb_array")')
+            gym.logger.warn("render() needs a render_mode, "
+                            'e.g. gymnasium.make("ThreeBody-v0", render_mode="rgb_array")')
             return None
         if self._episode_over is None:
             raise gym.error.ResetNeeded("call reset() before render(): there is no episode to draw yet")

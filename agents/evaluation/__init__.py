@@ -15,13 +15,44 @@ The pipeline behind ``evaluate.py``, one module per stage:
 """
 
 from agents.evaluation.methods import ROLES, MethodSpec, baseline_specs, method_specs, policy_spec
-from agents.evaluation.metrics import (COST_AXES, DEFAULT_TOLERANCE, STATISTICS, Comparison, CostAxis, ErrorStatistics,
-                                       Estimate, MethodSummary, Percentiles, StatisticVerdict, Verdict,
-                                       compare_with_fixed, error_statistics, interpolate_front, summarize, verdict)
-from agents.evaluation.report import (EPISODE_COLUMNS, OUTPUT_FILES, Report, episode_rows, prepare_output, print_table,
-                                      write_csv, write_outputs)
-from agents.evaluation.runs import (EvaluationError, Run, Settings, check_compatible, checked_config,
-                                    evaluation_settings, load_model, load_run)
+from agents.evaluation.metrics import (
+                                       COST_AXES,
+                                       DEFAULT_TOLERANCE,
+                                       STATISTICS,
+                                       Comparison,
+                                       CostAxis,
+                                       ErrorStatistics,
+                                       Estimate,
+                                       MethodSummary,
+                                       Percentiles,
+                                       StatisticVerdict,
+                                       Verdict,
+                                       compare_with_fixed,
+                                       error_statistics,
+                                       interpolate_front,
+                                       summarize,
+                                       verdict,
+)
+from agents.evaluation.report import (
+                                       EPISODE_COLUMNS,
+                                       OUTPUT_FILES,
+                                       Report,
+                                       episode_rows,
+                                       prepare_output,
+                                       print_table,
+                                       write_csv,
+                                       write_outputs,
+)
+from agents.evaluation.runs import (
+                                       EvaluationError,
+                                       Run,
+                                       Settings,
+                                       check_compatible,
+                                       checked_config,
+                                       evaluation_settings,
+                                       load_model,
+                                       load_run,
+)
 from agents.evaluation.schedule import BACKGROUND_MIN_SEEDS, evaluate, run_chunk, run_chunks_on_dask
 
 __all__ = [

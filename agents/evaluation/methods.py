@@ -41,6 +41,8 @@ class MethodSpec:
         """This spec with its model file's bytes inside (a policy), or itself (a baseline)."""
         if self.role != "policy" or self.model_data is not None:
             return self
+        if self.model_path is None:
+            raise ValueError(f"policy {self.name!r} names no model file")
         return replace(self, model_data=Path(self.model_path).read_bytes())
 
 

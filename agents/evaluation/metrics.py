@@ -211,7 +211,7 @@ def summarize(spec: MethodSpec, result: RolloutResult, tolerance: float = DEFAUL
         deployed_wall_time_total=float(deployed.sum()) if np.all(np.isfinite(deployed)) else math.nan,
         mean_param_median=float(np.median(10.0 ** result.mean_log_param)),
         failure_rate=float(result.failed.mean()),
-        failures=";".join(f"{end}:{n}" for end, n in zip(ends, counts)),
+        failures=";".join(f"{end}:{n}" for end, n in zip(ends, counts, strict=True)),
     )
 
 
@@ -350,7 +350,7 @@ def verdict(summaries: Sequence[MethodSummary], axis: CostAxis = "force_evals",
         estimate = policy.final_error.get(name)
         values = [s.final_error.get(name).value for s in fixed]
         front = interpolate_front(costs, values, cost, log_value=name not in _LINEAR_STATISTICS)
-        pairs = {s.method: (v, c) for s, v, c in zip(fixed, values, costs)}
+        pairs = {s.method: (v, c) for s, v, c in zip(fixed, values, costs, strict=True)}
         comparison = compare_with_fixed((estimate.value, cost), pairs)
         statistics.append(StatisticVerdict(name, estimate, front, position(estimate, front),
                                            ratio(name, estimate.value, front), comparison))

@@ -19,9 +19,20 @@ from pathlib import Path
 from typing import Any
 
 from agents.evaluation.methods import ROLES, MethodSpec
-from agents.evaluation.metrics import (BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, CONFIDENCE, COST_AXES, DEFAULT_TOLERANCE,
-                                       Estimate, LOG_ERROR_CEILING, LOG_ERROR_FLOOR, MethodSummary, Verdict,
-                                       summarize, verdict)
+from agents.evaluation.metrics import (
+    BOOTSTRAP_RESAMPLES,
+    BOOTSTRAP_SEED,
+    CONFIDENCE,
+    COST_AXES,
+    DEFAULT_TOLERANCE,
+    LOG_ERROR_CEILING,
+    LOG_ERROR_FLOOR,
+    Estimate,
+    MethodSummary,
+    Verdict,
+    summarize,
+    verdict,
+)
 from agents.evaluation.runs import EvaluationError, Run, Settings
 from agents.rollout import RolloutResult
 
@@ -126,7 +137,7 @@ class Report:
 
 def _verdict_document(v: Verdict) -> dict[str, Any]:
     document = asdict(v)
-    for s, stat in zip(v.statistics, document["statistics"]):
+    for s, stat in zip(v.statistics, document["statistics"], strict=True):
         stat["comparison"].update(beats_closest=s.comparison.beats_closest, passes=s.comparison.passes)
     document["statistics"] = {stat.pop("statistic"): stat for stat in document["statistics"]}
     return document
