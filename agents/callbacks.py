@@ -17,13 +17,13 @@ from agents.rollout import rollout
 class ValidationCallback(BaseCallback):
     """Every ``eval_freq`` steps run the deterministic policy on the validation initial conditions.
 
-    One episode of ``n_steps`` intervals per seed (batched :func:`~agents.rollout.rollout`). The
+    One episode of ``n_intervals`` intervals per seed (batched :func:`~agents.rollout.rollout`). The
     history goes to ``<run>/evaluations.npz`` (timesteps, median final |dE/E0|, total force
     evaluations, mean return) and tensorboard; the model with the best mean return so far is saved
     as ``<run>/best_model.zip``. The mean return is the environment's own trade-off of error and cost.
     """
 
-    def __init__(self, run_dir: Path, seeds: list[int], env_kwargs: dict[str, Any], eval_freq: int, n_steps: int,
+    def __init__(self, run_dir: Path, seeds: list[int], env_kwargs: dict[str, Any], eval_freq: int, n_intervals: int,
                  interrupt: StopOnInterrupt | None = None) -> None:
         super().__init__()
         self.interrupt = interrupt  # no last validation after Ctrl-C: the user wants out
@@ -31,8 +31,9 @@ class ValidationCallback(BaseCallback):
         self.seeds = seeds
         self.env_kwargs = env_kwargs
         self.eval_freq = eval_freq
-        self.n_steps = n_steps
-        self.history: dict[str, list[float]] = {"timesteps": [], "median_energy_error": [], "force_evals": [], "mean_return": []}
+        self.n_intervals = n_intervals
+        self.history: dict[str, list[float]] = {key: [] for key in ("timesteps", "median_energy_error", "force_evals",
+                                                                    "mean_return")}
         self.best_return = -np.inf
         self._next = eval_freq
 
@@ -50,7 +51,8 @@ class ValidationCallback(BaseCallback):
 
     def evaluate(self) -> None:
         """Validate the current policy now; record it, and save it if it is the best so far."""
-        result = rollout(self.model, self.seeds, env_kwargs=self.env_kwargs, n_steps=self.n_steps, name="validation")
+        result = rollout(self.model, self.seeds, env_kwargs=self.env_kwargs, n_intervals=self.n_intervals,
+                         name="validation")
         row = {
             "timesteps": self.num_timesteps,
             "median_energy_error": float(np.median(np.abs(result.final_energy_error))),
@@ -61,7 +63,8 @@ class ValidationCallback(BaseCallback):
             self.history[key].append(value)
             if key != "timesteps":
                 self.logger.record(f"validation/{key}", value)
-        np.savez(self.run_dir / "evaluations.npz", **{k: np.asarray(v) for k, v in self.history.items()})
+        arrays: dict[str, Any] = {k: np.asarray(v) for k, v in self.history.items()}  # Any: savez's **kwds
+        np.savez(self.run_dir / "evaluations.npz", **arrays)
         if row["mean_return"] > self.best_return:
             self.best_return = row["mean_return"]
             self.model.save(self.run_dir / "best_model.zip")
@@ -135,7 +138,7 @@ def plot_learning_curve(episodes: dict[str, np.ndarray], path: Path, window: int
               ("force_evals", "force evaluations per episode", True)]
     fig, axes = plt.subplots(len(panels), 1, figsize=(7, 8), sharex=True)
     t = episodes["timesteps"]
-    for ax, (key, label, log) in zip(axes, panels):
+    for ax, (key, label, log) in zip(axes, panels, strict=True):
         y = episodes[key]
         ax.plot(t, y, ".", ms=2, alpha=0.3, color="tab:blue")
         if len(y) >= window:

@@ -98,7 +98,8 @@ def _call_on_worker(function: Callable[..., Any], *args: Any) -> Any:
     import numba
     from dask.distributed import get_worker
 
-    numba.set_num_threads(max(1, min(numba.config.NUMBA_NUM_THREADS, get_worker().state.nthreads)))
+    most = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]  # set from the environment at import
+    numba.set_num_threads(max(1, min(most, get_worker().state.nthreads)))
     return function(*args)
 
 

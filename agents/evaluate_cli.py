@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from agents import evaluation
 from agents.seeds import TEST_SEEDS, seeds_from
@@ -46,15 +47,32 @@ def _int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
 
 
+class DeprecatedAlias(argparse.Action):
+    """An option's old name: it still works, for one release, and says so on stderr."""
+
+    def __init__(self, option_strings: list[str], dest: str, new_name: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, **kwargs)
+        self.new_name = new_name
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        print(f"{parser.prog}: warning: {option_string} is deprecated and will be removed in the next release; "
+              f"use {self.new_name}", file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="evaluate.py", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         description="Evaluate a trained time-step policy against every fixed parameter (and REBOUND IAS15) "
                     "on the same unseen initial conditions: energy error vs cost, tables, CSV/JSON and plots.",
     )
-    parser.add_argument("run", help="run folder logs/<algo>/<env>_<k> (best_model.zip preferred) or a model .zip")
+    parser.add_argument("run", help="run folder logs/<algo>/<env>_<k> of train.py or rl-zoo3 "
+                                    "(best_model.zip preferred), or a model .zip in one")
     parser.add_argument("--n-ics", type=_positive_int, default=100, help="initial conditions from the test seeds")
-    parser.add_argument("--n-steps", type=_positive_int, default=300, help="intervals of 0.1 yr per episode")
+    parser.add_argument("--n-intervals", type=_positive_int, default=300, help="intervals of 0.1 yr per episode")
+    parser.add_argument("--n-steps", dest="n_intervals", type=_positive_int, default=argparse.SUPPRESS,
+                        action=DeprecatedAlias, new_name="--n-intervals", help=argparse.SUPPRESS)
     parser.add_argument("--integrator", help="apply the policy to another method (the transfer experiment)")
     parser.add_argument("--env-kwargs", nargs="+", default=[], metavar="KEY:VALUE",
                         help="environment settings over the run's (values are Python literals)")
@@ -103,7 +121,7 @@ def run_evaluation(args: argparse.Namespace) -> evaluation.Report:
         overrides = parse_key_values(args.env_kwargs, "--env-kwargs")
     except ValueError as exc:
         raise evaluation.EvaluationError(str(exc)) from None
-    settings = evaluation.evaluation_settings(run, overrides, args.integrator, args.n_steps, args.deployed)
+    settings = evaluation.evaluation_settings(run, overrides, args.integrator, args.n_intervals, args.deployed)
     evaluation.check_compatible(run, settings)
     try:
         seeds = seeds_from(TEST_SEEDS, args.n_ics, args.seed_offset)

@@ -33,6 +33,9 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.distributions import CategoricalDistribution, DiagGaussianDistribution
 from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.torch_layers import FlattenExtractor
+from stable_baselines3.dqn.policies import DQNPolicy
+from stable_baselines3.sac.policies import SACPolicy
+from stable_baselines3.td3.policies import TD3Policy
 
 from agents.algorithms import ALGOS
 from agents.policies import LayerNormMlp
@@ -64,6 +67,8 @@ def policy_modules(model: BaseAlgorithm) -> tuple[list[torch.nn.Module], bool]:
         raise ValueError(f"only flat Box observations can be exported; this model has {model.observation_space}")
     algo = _algo_name(model)
     if algo == "dqn":
+        if not isinstance(policy, DQNPolicy):
+            raise ValueError(f"cannot export the DQN policy {type(policy).__name__}")
         return [policy.q_net.features_extractor, policy.q_net.q_net], False
     if algo in ("ppo", "a2c"):
         if not isinstance(policy, ActorCriticPolicy) or policy.use_sde:
@@ -72,11 +77,13 @@ def policy_modules(model: BaseAlgorithm) -> tuple[list[torch.nn.Module], bool]:
         if not isinstance(policy.action_dist, (CategoricalDistribution, DiagGaussianDistribution)):
             raise ValueError(f"cannot export the action distribution {type(policy.action_dist).__name__}")
         return [policy.pi_features_extractor, policy.mlp_extractor.policy_net, policy.action_net], False
+    if not isinstance(policy, (SACPolicy, TD3Policy)):
+        raise ValueError(f"cannot export the {algo.upper()} policy {type(policy).__name__}")
     actor = policy.actor
     if getattr(actor, "use_sde", False):
         raise ValueError("cannot export a SAC actor with gSDE (use_sde=True)")
-    if algo == "sac":
-        return [actor.features_extractor, actor.latent_pi, actor.mu], True
+    if isinstance(policy, SACPolicy):
+        return [policy.actor.features_extractor, policy.actor.latent_pi, policy.actor.mu], True
     return [actor.features_extractor, actor.mu], False  # td3: mu ends in Tanh
 
 
@@ -112,12 +119,13 @@ def controller_from_model(model: BaseAlgorithm, env_kwargs: dict[str, Any], *, e
     config = EnvConfig(**env_kwargs)
     actions = ActionMap(config)
     layers = extract_layers(*policy_modules(model))
-    n_obs = int(model.observation_space.shape[0])
+    n_obs = int(model.observation_space.shape[0])  # type: ignore[index]  # a flat Box: policy_modules checked it
     if layers[0].weight.shape[1] != n_obs:
         raise ValueError(f"the first layer reads {layers[0].weight.shape[1]} features; the observation has {n_obs}")
     discrete = isinstance(model.action_space, gym.spaces.Discrete)
-    n_out = int(model.action_space.n) if discrete else 1
-    if discrete != (actions.values is not None) or (discrete and n_out != actions.values.size):
+    n_out = int(model.action_space.n) if isinstance(model.action_space, gym.spaces.Discrete) else 1
+    values = actions.values if actions.values is not None else np.zeros(0)
+    if discrete != (actions.values is not None) or (discrete and n_out != values.size):
         raise ValueError(f"the model's action space {model.action_space} does not match env_kwargs {env_kwargs} "
                          f"(action map {actions.space})")
     if layers[-1].weight.shape[0] != n_out:
@@ -128,7 +136,6 @@ def controller_from_model(model: BaseAlgorithm, env_kwargs: dict[str, Any], *, e
         "param_range": list(config.param_range), "source": source,
         "episode": episode_settings(config).to_dict() if config.cost == "force_evals" else None,
     }
-    values = actions.values if discrete else np.zeros(0)
     arrays = _pack(layers, values, (actions.log_low, actions.log_high))
     return Controller(arrays, json.loads(json.dumps(metadata, default=str)))
 

@@ -13,10 +13,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
-from matplotlib import colormaps
 
 from agents.evaluation import MethodSpec, Report
 from threebody_env.observations import ERROR_FLOOR
@@ -36,12 +36,12 @@ def _figure(width: float, height: float) -> Figure:
 def method_styles(specs: list[MethodSpec]) -> dict[str, dict]:
     """Colour and marker of each method: the policy red, fixed actions along viridis (small
     parameter dark), the default black, the reference grey."""
-    fixed = [s for s in specs if s.kind == "fixed"]
+    fixed = [s for s in specs if s.role == "fixed"]
     cmap = colormaps["viridis"]
     colours = {s.name: to_hex(cmap(0.9 * k / max(len(fixed) - 1, 1))) for k, s in enumerate(fixed)}
-    colours.update({s.name: {"policy": "#d62728", "default": "#000000", "reference": "#7f7f7f"}[s.kind]
-                    for s in specs if s.kind != "fixed"})
-    return {s.name: {"color": colours[s.name], "marker": _MARKERS[s.kind], "kind": s.kind} for s in specs}
+    colours.update({s.name: {"policy": "#d62728", "default": "#000000", "reference": "#7f7f7f"}[s.role]
+                    for s in specs if s.role != "fixed"})
+    return {s.name: {"color": colours[s.name], "marker": _MARKERS[s.role], "role": s.role} for s in specs}
 
 
 def _log_bins(values: list[np.ndarray], n: int = 30) -> np.ndarray:
@@ -62,18 +62,18 @@ def _error_cost_panel(fig: Figure, cell, report: Report, styles: dict[str, dict]
     cost_bins, error_bins = _log_bins(list(costs.values())), _log_bins(list(errors.values()))
     for spec in report.specs:
         style, x, y = styles[spec.name], costs[spec.name], errors[spec.name]
-        policy = spec.kind == "policy"
+        policy = spec.role == "policy"
         ax.scatter(x, y, s=14 if policy else 8, color=style["color"], marker="o", alpha=0.55 if policy else 0.3,
                    linewidths=0, zorder=3 if policy else 2)
         median_x, median_y, p90_y = np.median(x), np.median(y), np.percentile(y, 90)
         ax.plot([median_x, median_x], [median_y, p90_y], color=style["color"], lw=2.0 if policy else 1.0, zorder=4)
         ax.scatter(median_x, median_y, s=320 if policy else 110, color=style["color"], marker=style["marker"],
-                   edgecolors="white" if style["kind"] == "default" else "black", linewidths=1.0, zorder=5,
+                   edgecolors="white" if style["role"] == "default" else "black", linewidths=1.0, zorder=5,
                    label=spec.name)
         ax.scatter(median_x, p90_y, s=200 if policy else 70, facecolors="none", edgecolors=style["color"],
                    marker=style["marker"], linewidths=1.8 if policy else 1.2, zorder=5)
-        top.hist(x, bins=cost_bins, histtype="step", color=style["color"], lw=2.2 if policy else 1.0)
-        right.hist(y, bins=error_bins, histtype="step", color=style["color"], lw=2.2 if policy else 1.0,
+        top.hist(x, bins=cost_bins.tolist(), histtype="step", color=style["color"], lw=2.2 if policy else 1.0)
+        right.hist(y, bins=error_bins.tolist(), histtype="step", color=style["color"], lw=2.2 if policy else 1.0,
                    orientation="horizontal")
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -100,7 +100,7 @@ def plot_error_cost(report: Report, path: Path) -> Path:
                      "at its median cost; small dots: single episodes", title_fontsize=9)
     cfg = report.settings.config
     fig.suptitle(f"{report.run.algo} policy vs fixed {cfg.method.param} on {len(report.seeds)} test initial "
-                 f"conditions, {report.settings.n_steps} intervals, {cfg.integrator}")
+                 f"conditions, {report.settings.n_intervals} intervals, {cfg.integrator}")
     fig.savefig(path)
     return path
 
@@ -108,7 +108,7 @@ def plot_error_cost(report: Report, path: Path) -> Path:
 def plot_time_series(report: Report, path: Path) -> Path | None:
     """|dE/E0| and the parameter against time for each traced episode: policy, default, IAS15."""
     styles = method_styles(report.specs)
-    shown = [s for s in report.specs if s.kind in ("policy", "default", "reference")]
+    shown = [s for s in report.specs if s.role in ("policy", "default", "reference")]
     n = min(len(report.results[s.name].traces) for s in shown)
     if n == 0:
         return None
@@ -121,7 +121,7 @@ def plot_time_series(report: Report, path: Path) -> Path | None:
             style = styles[spec.name]
             axes[0, col].semilogy(trace.time, np.maximum(np.abs(trace.energy_error), ERROR_FLOOR), color=style["color"],
                                   lw=1.4, label=spec.name)
-            if spec.kind != "reference":
+            if spec.role != "reference":
                 axes[1, col].step(trace.time, trace.param, where="pre", color=style["color"], lw=1.2)
         axes[0, col].set_title(f"test seed {report.results[shown[0].name].traces[col].seed}")
         axes[1, col].set_yscale("log")
@@ -138,7 +138,7 @@ def plot_time_series(report: Report, path: Path) -> Path | None:
 
 def plot_orbits(report: Report, path: Path) -> Path | None:
     """The policy's first traced episode: orbits, |dE/E0| and the parameter (the env's renderer)."""
-    policy = next(s for s in report.specs if s.kind == "policy")
+    policy = next(s for s in report.specs if s.role == "policy")
     traces = report.results[policy.name].traces
     if not traces:
         return None

@@ -58,13 +58,13 @@ def _simulation(pos: np.ndarray, vel: np.ndarray, mass: np.ndarray, softening: f
     sim.softening = softening
     sim.integrator = "ias15"
     sim.integrator.adaptive_mode = "GLOBAL"
-    for m, p, v in zip(mass, pos, vel):
+    for m, p, v in zip(mass, pos, vel, strict=True):
         sim.add(m=float(m), x=p[0], y=p[1], z=p[2], vx=v[0], vy=v[1], vz=v[2])
     return sim
 
 
 def _counted_episode(pos: np.ndarray, vel: np.ndarray, mass: np.ndarray, energy0: float, config: EnvConfig,
-                     n_steps: int) -> _Episode:
+                     n_intervals: int) -> _Episode:
     """Integrate interval by interval, counting force evaluations and recording the energy error."""
     sim = _simulation(pos, vel, mass, config.softening)
     calls = [0]
@@ -72,13 +72,15 @@ def _counted_episode(pos: np.ndarray, vel: np.ndarray, mass: np.ndarray, energy0
 
     def count(_sim_pointer) -> None:
         calls[0] += 1
-        if calls[0] % _BUDGET_CHECK_EVERY == 0 and sim.steps_done - interval_start_steps[0] > config.max_integrator_steps:
+        if calls[0] % _BUDGET_CHECK_EVERY != 0:  # reading sim.steps_done every force evaluation costs
+            return
+        if sim.steps_done - interval_start_steps[0] > config.max_integrator_steps:
             sim.stop()
 
     sim.additional_forces = count
     xyz, vxvyvz = np.zeros(3 * sim.N), np.zeros(3 * sim.N)
     episode = _Episode([0.0], [0.0], [pos.copy()], 0, 0, "time_limit")
-    for k in range(1, n_steps + 1):
+    for k in range(1, n_intervals + 1):
         interval_start_steps[0] = sim.steps_done
         target = k * config.interval
         sim.integrate(target)
@@ -113,7 +115,7 @@ def _timed(pos: np.ndarray, vel: np.ndarray, mass: np.ndarray, config: EnvConfig
     return time.perf_counter() - start
 
 
-def rollout_ias15(seeds: Sequence[int], *, env_kwargs: dict[str, Any] | None = None, n_steps: int = 300,
+def rollout_ias15(seeds: Sequence[int], *, env_kwargs: dict[str, Any] | None = None, n_intervals: int = 300,
                   name: str = IAS15_NAME, n_traces: int = 0) -> RolloutResult:
     """IAS15 episodes from the initial conditions of ``seeds``, as a :class:`RolloutResult`.
 
@@ -128,7 +130,7 @@ def rollout_ias15(seeds: Sequence[int], *, env_kwargs: dict[str, Any] | None = N
     s = env.systems
     episodes = []
     for i in range(len(seeds)):
-        episode = _counted_episode(s.pos[i], s.vel[i], s.mass[i], float(s.energy0[i]), config, n_steps)
+        episode = _counted_episode(s.pos[i], s.vel[i], s.mass[i], float(s.energy0[i]), config, n_intervals)
         episode.wall_time = _timed(s.pos[i], s.vel[i], s.mass[i], config, episode)
         episodes.append(episode)
     nan = np.full(len(seeds), np.nan)

@@ -56,7 +56,8 @@ class RolloutResult:
     episode_return: np.ndarray
     end: np.ndarray
     mean_log_param: np.ndarray
-    deployed_wall_time: np.ndarray | None = None  # seconds; None becomes NaN for every episode
+    # seconds; None (resolved in __post_init__) becomes NaN for every episode, hence the ignore
+    deployed_wall_time: np.ndarray = None  # type: ignore[assignment]
     traces: list[EpisodeTrace] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -83,14 +84,14 @@ def rollout(
     seeds: Sequence[int],
     *,
     env_kwargs: dict[str, Any] | None = None,
-    n_steps: int = 300,
+    n_intervals: int = 300,
     name: str = "policy",
     n_traces: int = 0,
     batch_size: int = 1024,
     deterministic: bool = True,
     on_chunk: Callable[[int], None] | None = None,
 ) -> RolloutResult:
-    """Run ``policy`` for one episode of at most ``n_steps`` intervals from each seed's initial condition.
+    """Run ``policy`` for one episode of at most ``n_intervals`` intervals from each seed's initial condition.
 
     ``env_kwargs`` configure :class:`~threebody_env.ThreeBodyVectorEnv`; a policy with an
     ``action_mode`` attribute (the fixed baselines) runs in an environment of that mode. The first
@@ -101,25 +102,27 @@ def rollout(
     seeds = [int(s) for s in seeds]
     if not seeds:
         raise ValueError("rollout needs at least one seed")
-    if n_steps < 1 or batch_size < 1:
-        raise ValueError(f"n_steps={n_steps} and batch_size={batch_size} must be >= 1")
+    if n_intervals < 1 or batch_size < 1:
+        raise ValueError(f"n_intervals={n_intervals} and batch_size={batch_size} must be >= 1")
     kwargs = dict(env_kwargs or {})
-    if getattr(policy, "action_mode", None) is not None:
-        kwargs["action_mode"] = policy.action_mode
+    action_mode = getattr(policy, "action_mode", None)  # a fixed-action baseline says which action it gives
+    if action_mode is not None:
+        kwargs["action_mode"] = action_mode
     parts = []
     for start in range(0, len(seeds), batch_size):
         chunk = seeds[start : start + batch_size]
         traced = max(0, min(n_traces - start, len(chunk)))
-        parts.append(_rollout_chunk(policy, chunk, kwargs, n_steps, name, traced, deterministic))
+        parts.append(_rollout_chunk(policy, chunk, kwargs, n_intervals, name, traced, deterministic))
         if on_chunk is not None:
             on_chunk(len(chunk))
     return RolloutResult.concatenate(parts)
 
 
-def _rollout_chunk(policy: Policy, seeds: list[int], env_kwargs: dict[str, Any], n_steps: int, name: str,
+def _rollout_chunk(policy: Policy, seeds: list[int], env_kwargs: dict[str, Any], n_intervals: int, name: str,
                    n_traces: int, deterministic: bool) -> RolloutResult:
     b = len(seeds)
-    env = ThreeBodyVectorEnv(num_envs=b, max_episode_steps=n_steps, autoreset_mode=AutoresetMode.DISABLED, **env_kwargs)
+    env = ThreeBodyVectorEnv(num_envs=b, max_episode_steps=n_intervals, autoreset_mode=AutoresetMode.DISABLED,
+                             **env_kwargs)
     obs, info = env.reset(seed=seeds)
     systems = env.systems
     running = np.ones(b, dtype=bool)
@@ -131,7 +134,7 @@ def _rollout_chunk(policy: Policy, seeds: list[int], env_kwargs: dict[str, Any],
     log_param_sum = np.zeros(b)
     end = np.full(b, "time_limit", dtype=object)
     history = [_snapshot(systems, n_traces)]
-    for _ in range(n_steps):
+    for _ in range(n_intervals):
         actions, _ = policy.predict(obs, deterministic=deterministic)
         obs, rewards, terminated, truncated, info = env.step(actions)
         r = running

@@ -9,7 +9,7 @@ a mapping) and the evaluation::
     grid:
       seed: [0, 1]
       env_kwargs.cost_weight: [0.0001, 0.0002, 0.0004]
-    evaluate: {n_ics: 100, n_steps: 300}
+    evaluate: {n_ics: 100, n_intervals: 300}
 
 Each point trains into ``<output>/points/<name>/`` and evaluates its final model on the first
 ``n_ics`` test initial conditions; its summary goes to ``result.json`` there. A point that
@@ -25,6 +25,7 @@ import itertools
 import json
 import re
 import traceback
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -50,7 +51,7 @@ class SweepSpec:
     train: dict[str, Any]
     grid: dict[str, list[Any]]
     n_ics: int = 100
-    n_steps: int = 300
+    n_intervals: int = 300
 
     @classmethod
     def load(cls, path: str | Path) -> SweepSpec:
@@ -79,16 +80,20 @@ class SweepSpec:
             if not isinstance(values, list) or not values:
                 raise ValueError(f"{path}: grid entry {key!r} must be a non-empty list, got {values!r}")
         evaluate = dict(doc.get("evaluate") or {})
-        n_ics, n_steps = int(evaluate.pop("n_ics", 100)), int(evaluate.pop("n_steps", 300))
-        if evaluate or n_ics < 1 or n_steps < 1:
-            raise ValueError(f"{path}: 'evaluate' takes n_ics >= 1 and n_steps >= 1 only")
+        if "n_steps" in evaluate:  # its name in 0.1: deprecated, removed in the next release
+            warnings.warn(f"{path}: 'evaluate: n_steps' is deprecated; call it n_intervals", FutureWarning,
+                          stacklevel=2)
+            evaluate.setdefault("n_intervals", evaluate.pop("n_steps"))
+        n_ics, n_intervals = int(evaluate.pop("n_ics", 100)), int(evaluate.pop("n_intervals", 300))
+        if evaluate or n_ics < 1 or n_intervals < 1:
+            raise ValueError(f"{path}: 'evaluate' takes n_ics >= 1 and n_intervals >= 1 only")
         output = Path(doc.get("output") or Path("sweeps") / path.stem)
-        return cls(output, train, grid, n_ics, n_steps)
+        return cls(output, train, grid, n_ics, n_intervals)
 
     def points(self) -> list[dict[str, Any]]:
         """Every combination of the grid, as {dotted key: value}, in file order."""
         keys = list(self.grid)
-        return [dict(zip(keys, values)) for values in itertools.product(*(self.grid[k] for k in keys))]
+        return [dict(zip(keys, values, strict=True)) for values in itertools.product(*(self.grid[k] for k in keys))]
 
 
 def point_name(point: Mapping[str, Any]) -> str:
@@ -137,7 +142,7 @@ def _train_and_evaluate(spec: SweepSpec, point: Mapping[str, Any], folder: Path)
     run = evaluation.load_run(run_dir / "model.zip")
     policy = evaluation.policy_spec(run)
     seeds = seeds_from(TEST_SEEDS, spec.n_ics)
-    settings = evaluation.evaluation_settings(run, n_steps=spec.n_steps)
+    settings = evaluation.evaluation_settings(run, n_intervals=spec.n_intervals)
     result = evaluation.evaluate([policy], seeds, settings, n_traces=0, progress=False)[policy.name]
     summary = evaluation.summarize(policy, result)
     return {
@@ -186,7 +191,9 @@ def run_sweep(spec: SweepSpec, client=None, progress: bool = True,
                 finish(todo[k], outcome)
 
             map_on_dask(client, run_point, [(spec, points[i]) for i in todo], on_done=done, fail_fast=False)
-    return rows
+    finished = [row for row in rows if row is not None]
+    assert len(finished) == len(rows)  # every point either was read back or has just run
+    return finished
 
 
 def write_results(spec: SweepSpec, rows: Sequence[Mapping[str, Any]]) -> Path:
@@ -205,8 +212,9 @@ def fixed_action_reference(spec: SweepSpec) -> list[MethodSummary]:
     from agents.training import resolve_env_kwargs
 
     env_kwargs = resolve_env_kwargs(spec.train.get("env", "ThreeBody-v0"), spec.train.get("env_kwargs", {}))
-    settings = evaluation.Settings(evaluation.checked_config({**env_kwargs, "record_wall_time": True}), spec.n_steps)
-    baselines = [s for s in evaluation.baseline_specs(settings.config, reference=False) if s.kind == "fixed"]
+    config = evaluation.checked_config({**env_kwargs, "record_wall_time": True})
+    settings = evaluation.Settings(config, spec.n_intervals)
+    baselines = [s for s in evaluation.baseline_specs(settings.config, reference=False) if s.role == "fixed"]
     results = evaluation.evaluate(baselines, seeds_from(TEST_SEEDS, spec.n_ics), settings, n_traces=0, progress=False)
     return [evaluation.summarize(s, results[s.name]) for s in baselines]
 
@@ -228,7 +236,7 @@ def plot_sweep(spec: SweepSpec, rows: Sequence[Mapping[str, Any]], fixed: Sequen
                     fontsize=7, xytext=(4, 4), textcoords="offset points")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel(f"total force evaluations ({spec.n_ics} test initial conditions x {spec.n_steps} intervals)")
+    ax.set_xlabel(f"total force evaluations ({spec.n_ics} test initial conditions x {spec.n_intervals} intervals)")
     ax.set_ylabel("median final |dE/E0|")
     failed = len(rows) - len(done)
     ax.set_title(f"sweep {spec.output.name}: {len(done)} points" + (f", {failed} failed" if failed else ""))

@@ -42,7 +42,8 @@ def main(argv: list[str] | None = None) -> None:
     for row in rows:
         point = sweep.point_name({k: row[k] for k in spec.grid})
         if row["status"] == "done":
-            print(f"{point:40s} median |dE/E0| {row['final_error_median']:.3g}  force evals {row['force_evals_total']:,}")
+            print(f"{point:40s} median |dE/E0| {row['final_error_median']:.3g}  "
+                  f"force evals {row['force_evals_total']:,}")
         else:
             print(f"{point:40s} FAILED: {row.get('error', '?')}")
     print("Wrote " + ", ".join(str(p) for p in written))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import ast
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 from agents.algorithms import ALGOS
 from agents.policies import OPTIMIZERS
@@ -29,7 +29,7 @@ def parse_key_values(items: list[str], flag: str) -> dict[str, Any]:
 class OneLineErrorParser(argparse.ArgumentParser):
     """An ``ArgumentParser`` whose errors are one line on stderr (exit code 2), without the usage block."""
 
-    def error(self, message: str) -> None:
+    def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
@@ -41,7 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--env", default="ThreeBody-v0", help="environment id (ThreeBody-v0 or ThreeBodyContinuous-v0)")
     parser.add_argument("-n", "--n-timesteps", type=int, help="training steps (default: from the hyperparameter file)")
     parser.add_argument("--seed", type=int, default=0, help="random seed of the run (default: 0)")
-    parser.add_argument("--n-envs", type=int, help="environments stepped together (default: from the hyperparameter file)")
+    parser.add_argument("--n-envs", type=int,
+                        help="environments stepped together (default: from the hyperparameter file)")
     parser.add_argument("--eval-freq", type=int, default=TrainArgs.eval_freq,
                         help="validate every this many steps; 0 disables (default: %(default)s)")
     parser.add_argument("--eval-episodes", type=int, default=TrainArgs.eval_episodes,
@@ -49,7 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-f", "--log-folder", default="logs", help="root of the run folders (default: logs)")
     parser.add_argument("--env-kwargs", nargs="+", default=[], metavar="KEY:VALUE", help="environment settings")
     parser.add_argument("-params", "--hyperparams", nargs="+", default=[], metavar="KEY:VALUE",
-                        help="override hyperparameters, e.g. learning_rate:0.001 policy_kwargs:\"dict(net_arch=[128])\"")
+                        help="override hyperparameters, "
+                             "e.g. learning_rate:0.001 policy_kwargs:\"dict(net_arch=[128])\"")
     parser.add_argument("-i", "--trained-agent", help="continue training this model (.zip)")
     parser.add_argument("--optimizer", default="adam", choices=OPTIMIZERS,
                         help="adam, or adamp with a LayerNorm network (default: adam)")

@@ -279,7 +279,8 @@ def check_log_folder(log_folder: str | Path) -> None:
     try:  # os.access says yes to root even on a read-only file system: make and remove a probe instead
         os.rmdir(tempfile.mkdtemp(prefix=".write-probe-", dir=existing))
     except OSError as error:
-        raise ValueError(f"-f/--log-folder {str(log_folder)!r}: cannot write in {existing} ({error.strerror})") from None
+        raise ValueError(f"-f/--log-folder {str(log_folder)!r}: cannot write in {existing} "
+                         f"({error.strerror})") from None
 
 
 @dataclass
@@ -305,8 +306,8 @@ def prepare(args: TrainArgs) -> PreparedRun:
     if n_envs < 1 or n_timesteps < 1 or args.eval_freq < 0 or args.eval_episodes < 0:
         raise ValueError("--n-envs and -n must be >= 1, --eval-freq and --eval-episodes >= 0")
     algo_kwargs(params, args.algo, args.optimizer)  # fails early on a bad policy_kwargs or schedule
-    obs_shape = threebody_env.ThreeBodyVectorEnv(num_envs=1, **env_kwargs).single_observation_space.shape
-    check_hyperparams(params, int(np.prod(obs_shape)))
+    obs_space = threebody_env.ThreeBodyVectorEnv(num_envs=1, **env_kwargs).single_observation_space
+    check_hyperparams(params, int(np.prod(obs_space.shape or ())))
     check_device(args.device)
     check_log_folder(args.log_folder)
     if args.trained_agent is not None:
@@ -334,7 +335,8 @@ def build_model(run: PreparedRun, env, run_dir: Path) -> BaseAlgorithm:
     args = run.args
     cls = check_algo(args.algo, run.env_kwargs.get("action_mode", "discrete"))
     kwargs = algo_kwargs(run.hyperparams, args.algo, args.optimizer)
-    common = {"seed": args.seed, "device": args.device, "tensorboard_log": str(run_dir / "tb"), "verbose": 0}
+    common: dict[str, Any] = {"seed": args.seed, "device": args.device, "tensorboard_log": str(run_dir / "tb"),
+                              "verbose": 0}
     if args.trained_agent is None:
         return cls(run.hyperparams["policy"], env, **kwargs, **common)
     kwargs.pop("policy_kwargs")  # the architecture is the saved one
@@ -397,7 +399,7 @@ def _train_into(run: PreparedRun, run_dir: Path) -> None:
     if interrupt.requested:
         print("Interrupted: saving the model trained so far.")
     model.save(run_dir / "model.zip")
-    curve = episodes.arrays()
+    curve: dict[str, Any] = episodes.arrays()  # Any: savez's **kwds
     np.savez(run_dir / "episodes.npz", **curve)
     plot_learning_curve(curve, run_dir / "learning_curve.png")
     print(f"Trained {args.algo} on {args.env} for {model.num_timesteps} steps in {time.perf_counter() - start:.0f} s.")

@@ -54,13 +54,13 @@ def load_policy(run: str | None, workdir: Path) -> tuple[object, Path, str]:
     return model, export_model(model, {}, workdir / "controller.npz"), "untrained default DQN"
 
 
-def observations(model, env_kwargs: dict, n_envs: int = 64, n_steps: int = 64) -> np.ndarray:
-    """Observations met by the model on training initial conditions, (n_envs * n_steps, D) float32."""
+def observations(model, env_kwargs: dict, n_envs: int = 64, n_intervals: int = 64) -> np.ndarray:
+    """Observations met by the model on training initial conditions, (n_envs * n_intervals, D) float32."""
     env = ThreeBodyVectorEnv(num_envs=n_envs, max_episode_steps=300, autoreset_mode=AutoresetMode.SAME_STEP,
                              **env_kwargs)
     obs, _ = env.reset(seed=123)
     seen = []
-    for _ in range(n_steps):
+    for _ in range(n_intervals):
         seen.append(obs)
         actions, _ = model.predict(obs, deterministic=True)
         obs, *_ = env.step(actions)
@@ -118,13 +118,13 @@ def deployed_table(controller: Controller, seeds: list[int], intervals: int, rep
     env_kwargs = controller.metadata["env_kwargs"]
     methods = [("policy (deployed controller)", controller)] + [(f"eta = {eta:g} (fixed)", eta) for eta in FIXED_ETAS]
     for _, method in methods:  # warm-up: compile the loops
-        deployed_episodes(method, seeds[:1], env_kwargs=env_kwargs, n_steps=2)
+        deployed_episodes(method, seeds[:1], env_kwargs=env_kwargs, n_intervals=2)
     print(f"\n{len(seeds)} test initial conditions x {intervals} intervals, one system at a time "
           f"(median over {repeats} repeats of each episode's wall time)")
     print(f"{'method':<32}{'median ms/ep':>13}{'total s':>9}{'median |dE/E0|':>16}{'p90 |dE/E0|':>13}"
           f"{'force evals':>13}{'us/eval':>9}")
     for name, method in methods:
-        runs = [deployed_episodes(method, seeds, env_kwargs=env_kwargs, n_steps=intervals) for _ in range(repeats)]
+        runs = [deployed_episodes(method, seeds, env_kwargs=env_kwargs, n_intervals=intervals) for _ in range(repeats)]
         wall = np.median(np.array([r.wall_time for r in runs]), axis=0)
         error = np.abs(runs[0].final_energy_error)
         evals = runs[0].force_evals

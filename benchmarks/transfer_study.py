@@ -15,7 +15,7 @@ the policy's cost for the median and the mean log10 error) and one figure (the f
 policies, error against cost) is saved.
 
     nice .venv/bin/python benchmarks/transfer_study.py logs/transfer/dqn/ThreeBody-v0_1 \\
-        logs/transfer/dqn/ThreeBody-v0_2 --names triple plummer8 --n-ics 30 --n-steps 50 --sizes 3 4 8 16 \\
+        logs/transfer/dqn/ThreeBody-v0_2 --names triple plummer8 --n-ics 30 --n-intervals 50 --sizes 3 4 8 16 \\
         --env-kwargs target_error:1e-12 error_ceiling:1e-10 cost_weight:0.0001 \\
         --out logs/transfer/study --figure docs/transfer.png
 """
@@ -43,7 +43,7 @@ def systems_sets(sizes: list[int], common: dict[str, Any]) -> dict[str, dict[str
             **{f"plummer{n}": {**common, "initial_conditions": "plummer", "n_bodies": n} for n in sizes}}
 
 
-def evaluate_set(runs: dict[str, evaluation.Run], overrides: dict[str, Any], seeds: list[int], n_steps: int,
+def evaluate_set(runs: dict[str, evaluation.Run], overrides: dict[str, Any], seeds: list[int], n_intervals: int,
                  out: Path, batch_size: int, baselines_only: bool = False) -> None:
     """Integrate the policies and the shared baselines on one set of systems; write one report per policy.
 
@@ -51,13 +51,13 @@ def evaluate_set(runs: dict[str, evaluation.Run], overrides: dict[str, Any], see
     integrated in), so a rerun integrates only what is missing: ``baselines_only`` lets the
     baselines start while the policies still train.
     """
-    settings = {name: evaluation.evaluation_settings(run, overrides, n_steps=n_steps) for name, run in runs.items()}
+    settings = {name: evaluation.evaluation_settings(run, overrides, n_intervals=n_intervals) for name, run in runs.items()}
     first = next(iter(settings.values()))
     for name, s in settings.items():  # the policies must meet the same systems, or the comparison is void
         if s.env_kwargs != first.env_kwargs:
             raise SystemExit(f"transfer_study: run {name} evaluates in other settings than the first run: "
                              f"{s.env_kwargs} vs {first.env_kwargs}")
-    key = repr({"env_kwargs": first.env_kwargs, "n_steps": n_steps, "seeds": seeds})
+    key = repr({"env_kwargs": first.env_kwargs, "n_intervals": n_intervals, "seeds": seeds})
     cache = out / "rollouts"
     if (cache / "settings.txt").is_file() and (cache / "settings.txt").read_text() != key:
         raise SystemExit(f"transfer_study: {cache} holds rollouts of other settings; delete it to start again")
@@ -89,7 +89,7 @@ def table_rows(out: Path, labels: list[str], policies: list[str]) -> list[dict[s
     for name in policies:
         for label in labels:
             document = json.loads((out / label / name / "summary.json").read_text())
-            policy = next(m for m in document["methods"] if m["kind"] == "policy")
+            policy = next(m for m in document["methods"] if m["role"] == "policy")
             verdict = document["comparison"]["force_evals"]["statistics"]
             rows.append({
                 "policy": name, "systems": label, "n_ics": document["n_initial_conditions"],
@@ -99,7 +99,7 @@ def table_rows(out: Path, labels: list[str], policies: list[str]) -> list[dict[s
                 **{f"verdict_{s}": (verdict[s]["position"], verdict[s]["ratio"]) for s in VERDICT_STATISTICS},
                 "fixed": [(m["force_evals_total"] / document["n_initial_conditions"], m["final_error_median"],
                            m["final_error_mean_log10"], m["method"])
-                          for m in document["methods"] if m["kind"] == "fixed"],
+                          for m in document["methods"] if m["role"] == "fixed"],
             })
     return rows
 
@@ -159,7 +159,7 @@ def main() -> None:
     parser.add_argument("--names", nargs="+", help="a short name per run (default run0, run1, ...)")
     parser.add_argument("--sizes", nargs="+", type=int, default=[3, 4, 8, 16], help="Plummer N")
     parser.add_argument("--n-ics", type=int, default=50, help="test initial conditions per set of systems")
-    parser.add_argument("--n-steps", type=int, default=100, help="intervals per episode")
+    parser.add_argument("--n-intervals", type=int, default=100, help="intervals per episode")
     parser.add_argument("--batch-size", type=int, default=1024, help="initial conditions integrated together")
     parser.add_argument("--out", type=Path, default=Path("logs/transfer/study"), help="results folder")
     parser.add_argument("--figure", type=Path, default=Path("docs/transfer.png"))
@@ -176,7 +176,7 @@ def main() -> None:
     sets = systems_sets(args.sizes, parse_key_values(args.env_kwargs, "--env-kwargs"))
     for label, overrides in sets.items():
         print(f"{label}:", flush=True)
-        evaluate_set(runs, overrides, seeds, args.n_steps, args.out / label, args.batch_size, args.baselines_only)
+        evaluate_set(runs, overrides, seeds, args.n_intervals, args.out / label, args.batch_size, args.baselines_only)
     if args.baselines_only:
         return
     rows = table_rows(args.out, list(sets), names)

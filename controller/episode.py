@@ -18,9 +18,9 @@ import numpy as np
 from numba import njit
 
 import integrators
-from integrators import energy_kernel, pairwise_timescale
 from controller.features import SUMMARY_SIZE, system_features
 from controller.network import NOT_FINITE, OK, decide_into, scratch
+from integrators import energy_kernel, pairwise_timescale
 
 #: The observations a deployed episode can compute (the compiled ones).
 OBSERVATION_SIZES = {"summary": lambda n_bodies: SUMMARY_SIZE, "full": lambda n_bodies: 6 * n_bodies + 6}
@@ -155,6 +155,7 @@ def run_episode(policy: tuple | None, initial_condition: tuple[np.ndarray, np.nd
     pos, vel, mass = integrators.as_state(*initial_condition)
     n_features = OBSERVATION_SIZES[settings.observation](pos.shape[0])
     if policy is None:
+        assert fixed_param is not None  # exactly one of the two, checked above
         policy, controlled, param = _NO_POLICY, False, float(fixed_param)
     else:
         controlled, param = True, np.nan

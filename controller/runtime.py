@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from controller.network import BAD_SHAPE, OK, decide_batch, decide_into, scratch
 
@@ -42,7 +43,7 @@ class Controller:
     one, as SB3's ``predict(deterministic=True)``.
     """
 
-    def __init__(self, arrays: dict[str, np.ndarray], metadata: dict[str, Any], dtype: type = np.float32) -> None:
+    def __init__(self, arrays: dict[str, np.ndarray], metadata: dict[str, Any], dtype: DTypeLike = np.float32) -> None:
         dtype = np.dtype(dtype)
         if dtype not in _FLOATS:
             raise ValueError(f"dtype={dtype} must be float32 or float64")
@@ -65,7 +66,7 @@ class Controller:
     # ------------------------------------------------------------------ files
 
     @classmethod
-    def load(cls, path: str | Path, dtype: type = np.float32) -> Controller:
+    def load(cls, path: str | Path, dtype: DTypeLike = np.float32) -> Controller:
         """Load from a ``.npz``, a run folder (its ``controller.npz``) or an SB3 model file (the
         controller beside it). ``dtype``: the precision of the forward pass (float32 as trained, or float64).
 
@@ -98,7 +99,7 @@ class Controller:
     def save(self, path: str | Path) -> Path:
         """Write the controller (float32 weights unless it was loaded as float64) to ``path``."""
         path = Path(path)
-        arrays = dict(zip(ARRAYS, self.policy))
+        arrays: dict[str, Any] = dict(zip(ARRAYS, self.policy, strict=True))
         np.savez(path, format=np.array(FORMAT), metadata=np.array(json.dumps(self.metadata)), **arrays)
         return path
 

@@ -66,13 +66,13 @@ def policies(runs, tmp_path_factory) -> dict[str, tuple[object, Path]]:
     return out
 
 
-def rollout_observations(model, env_kwargs: dict, n_envs: int = 64, n_steps: int = 160) -> np.ndarray:
+def rollout_observations(model, env_kwargs: dict, n_envs: int = 64, n_intervals: int = 160) -> np.ndarray:
     """Observations met by ``model`` acting deterministically on the validation-free training stream (seed 7)."""
     env = ThreeBodyVectorEnv(num_envs=n_envs, max_episode_steps=100, autoreset_mode=AutoresetMode.SAME_STEP,
                              **env_kwargs)
     obs, _ = env.reset(seed=7)
     seen = []
-    for _ in range(n_steps):
+    for _ in range(n_intervals):
         seen.append(obs)
         actions, _ = model.predict(obs, deterministic=True)
         obs, *_ = env.step(actions)
@@ -172,8 +172,8 @@ def test_deployed_episodes_end_as_the_environment_with_the_same_policy(policies,
     controller = Controller.load(policies[key][1])
     seeds = [2_000_000, 2_000_001, 2_000_002, 2_000_003]
     env_kwargs = controller.metadata["env_kwargs"]
-    expected = rollout(controller, seeds, env_kwargs=env_kwargs, n_steps=40)
-    got = deployed_episodes(controller, seeds, n_steps=40)
+    expected = rollout(controller, seeds, env_kwargs=env_kwargs, n_intervals=40)
+    got = deployed_episodes(controller, seeds, n_intervals=40)
     np.testing.assert_array_equal(got.final_energy_error, expected.final_energy_error)
     np.testing.assert_array_equal(got.force_evals, expected.force_evals)
     np.testing.assert_array_equal(got.intervals, expected.intervals)
@@ -186,8 +186,8 @@ def test_deployed_fixed_parameter_episodes_end_as_the_environment(env_kwargs):
     seeds = [2_000_010, 2_000_011, 2_000_012]
     kwargs = {"param_range": (0.01, 0.1), **env_kwargs}
     values = ActionMap(EnvConfig(**kwargs)).values
-    expected = rollout(FixedActionPolicy(2, "fixed"), seeds, env_kwargs=kwargs, n_steps=60)
-    got = deployed_episodes(float(values[2]), seeds, env_kwargs=kwargs, n_steps=60)
+    expected = rollout(FixedActionPolicy(2, "fixed"), seeds, env_kwargs=kwargs, n_intervals=60)
+    got = deployed_episodes(float(values[2]), seeds, env_kwargs=kwargs, n_intervals=60)
     np.testing.assert_array_equal(got.final_energy_error, expected.final_energy_error)
     np.testing.assert_array_equal(got.force_evals, expected.force_evals)
     np.testing.assert_array_equal(got.intervals, expected.intervals)

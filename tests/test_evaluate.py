@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -19,12 +20,11 @@ from agents.evaluate_cli import main
 from agents.evaluation import compare_with_fixed
 from threebody_env.initial_conditions import PAPER_INTERVAL, Hierarchical, Plummer
 
-FAST = ["--n-ics", "3", "--n-steps", "12", "--no-progress"]
+FAST = ["--n-ics", "3", "--n-intervals", "12", "--no-progress"]
 
 
-def make_run(folder: Path, constant_action: int | None = None, env_kwargs: dict | None = None) -> Path:
-    """A DQN trained for 64 steps (untrained when rigged to always pick ``constant_action``) and its args.yml."""
-    folder.mkdir(parents=True)
+def tiny_dqn(constant_action: int | None = None, env_kwargs: dict | None = None) -> DQN:
+    """A DQN trained for 64 steps, or untrained and rigged to always pick ``constant_action``."""
     model = DQN("MlpPolicy", threebody_env.sb3.make_sb3_vec_env(2, **(env_kwargs or {})), learning_starts=32,
                 batch_size=16, seed=0, device="cpu")
     if constant_action is None:
@@ -34,7 +34,13 @@ def make_run(folder: Path, constant_action: int | None = None, env_kwargs: dict 
         with torch.no_grad():
             last.weight.zero_()
             last.bias.copy_(torch.nn.functional.one_hot(torch.tensor(constant_action), last.out_features).float())
-    model.save(folder / "model.zip")
+    return model
+
+
+def make_run(folder: Path, constant_action: int | None = None, env_kwargs: dict | None = None) -> Path:
+    """``train.py``'s layout: a :func:`tiny_dqn` as model.zip beside its args.yml."""
+    folder.mkdir(parents=True)
+    tiny_dqn(constant_action, env_kwargs).save(folder / "model.zip")
     (folder / "args.yml").write_text(yaml.safe_dump(
         {"algo": "dqn", "env": "ThreeBody-v0", "env_kwargs": env_kwargs or {}, "seed": 0}))
     return folder
@@ -68,8 +74,8 @@ def test_files_and_every_baseline_in_the_table(evaluated):
         assert (folder / name).stat().st_size > 0, name
     summary = json.loads((folder / "summary.json").read_text())
     names = [m["method"] for m in summary["methods"]]
-    kinds = [m["kind"] for m in summary["methods"]]
-    assert kinds.count("policy") == 1 and kinds.count("fixed") == 7 and "eta=0.03 (default)" in names
+    roles = [m["role"] for m in summary["methods"]]
+    assert roles.count("policy") == 1 and roles.count("fixed") == 7 and "eta=0.03 (default)" in names
     if rebound_baseline.available():
         assert "REBOUND IAS15" in names
     for name in names:
@@ -100,7 +106,7 @@ def test_summary_statistics_and_verdict_agree_with_the_episodes(evaluated):
             column = f"final_error_{name}"
             assert method[f"{column}_low"] <= method[column] <= method[f"{column}_high"], (method["method"], name)
     verdict = summary["comparison"]["force_evals"]
-    policy = next(m for m in summary["methods"] if m["kind"] == "policy")
+    policy = next(m for m in summary["methods"] if m["role"] == "policy")
     assert set(verdict["statistics"]) == set(STATISTICS) and verdict["tolerance"] == 1e-8
     for name, stat in verdict["statistics"].items():
         assert stat["position"] in ("below", "on", "above", "outside"), name
@@ -112,7 +118,7 @@ def test_summary_statistics_and_verdict_agree_with_the_episodes(evaluated):
     assert set(deployed["statistics"]) == set(STATISTICS)
     for row in episodes:  # every method but the REBOUND reference is timed deployed, episode by episode
         timed = float(row["deployed_wall_time"])
-        assert (math.isnan(timed) if row["kind"] == "reference" else 0 < timed < 60), row
+        assert (math.isnan(timed) if row["role"] == "reference" else 0 < timed < 60), row
 
 
 def test_no_deployed_skips_the_wall_time_verdict(run_dir, tmp_path, capsys):
@@ -164,10 +170,10 @@ def test_constant_policy_reproduces_its_fixed_baseline(tmp_path):
     run = make_run(tmp_path / "run", constant_action=3)
     main([str(run), *FAST, "--no-plots", "--no-reference", "--output", str(tmp_path / "out")])
     rows = read_csv(tmp_path / "out" / "episodes.csv")
-    policy = [r for r in rows if r["kind"] == "policy"]
-    fixed = [r for r in rows if r["kind"] == "fixed"][3 * 3 : 4 * 3]  # action 3, three episodes
+    policy = [r for r in rows if r["role"] == "policy"]
+    fixed = [r for r in rows if r["role"] == "fixed"][3 * 3 : 4 * 3]  # action 3, three episodes
     assert fixed[0]["method"] == "eta=0.01"
-    ignore = {"method", "kind", "wall_time", "deployed_wall_time"}
+    ignore = {"method", "role", "wall_time", "deployed_wall_time"}
     assert [{k: v for k, v in r.items() if k not in ignore} for r in policy] == \
            [{k: v for k, v in r.items() if k not in ignore} for r in fixed]
 
@@ -178,7 +184,7 @@ def test_param_range_override_keeps_the_models_action_count(run_dir, tmp_path):
     main([str(run_dir), *FAST, "--env-kwargs", "param_range:(0.002,0.05)", "--no-plots", "--no-reference",
           "--output", str(tmp_path / "out")])
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
-    fixed = [m["method"] for m in summary["methods"] if m["kind"] == "fixed"]
+    fixed = [m["method"] for m in summary["methods"] if m["role"] == "fixed"]
     assert len(fixed) == 7 and fixed[0] == "eta=0.002" and fixed[-1] == "eta=0.05"
 
 
@@ -189,7 +195,7 @@ def test_transfer_to_another_integrator(run_dir, integrator, default):
     summary = json.loads((folder / "summary.json").read_text())
     assert summary["env_kwargs"]["integrator"] == integrator
     names = [m["method"] for m in summary["methods"]]
-    assert default in names and sum(m["kind"] == "fixed" for m in summary["methods"]) == 7  # the model's action count
+    assert default in names and sum(m["role"] == "fixed" for m in summary["methods"]) == 7  # the model's action count
     assert all(math.isfinite(m["force_evals_total"]) for m in summary["methods"])
 
 
@@ -204,7 +210,7 @@ def test_two_runs_give_identical_csvs_apart_from_wall_time(run_dir, tmp_path):
 
 def test_batch_size_does_not_change_results(run_dir, tmp_path, evaluated):
     main([str(run_dir), *FAST, "--no-plots", "--no-reference", "--batch-size", "1", "--output", str(tmp_path / "one")])
-    whole = [r for r in read_csv(evaluated[0] / "episodes.csv") if r["kind"] != "reference"]
+    whole = [r for r in read_csv(evaluated[0] / "episodes.csv") if r["role"] != "reference"]
     ones = read_csv(tmp_path / "one" / "episodes.csv")
     strip = lambda rows: [{k: v for k, v in r.items() if "wall_time" not in k} for r in rows]  # noqa: E731
     assert strip(whole) == strip(ones)
@@ -285,8 +291,8 @@ def test_triple_policy_evaluated_on_a_cluster(run_dir, tmp_path, capsys):
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["env_kwargs"]["n_bodies"] == 4 and summary["env_kwargs"]["interval"] == Plummer().interval
     assert summary["comparison"]["force_evals"] is not None
-    kinds = [m["kind"] for m in summary["methods"]]
-    assert kinds.count("policy") == 1 and kinds.count("fixed") == 7
+    roles = [m["role"] for m in summary["methods"]]
+    assert roles.count("policy") == 1 and roles.count("fixed") == 7
 
 
 def test_full_observation_model_on_another_n_exits_2_with_one_line(tmp_path, capsys):
@@ -309,3 +315,105 @@ def test_domination_and_closest_cost_criterion():
     assert compare_with_fixed((1e-12, 3_500.0), fixed).closest == "c"
     worse = compare_with_fixed((1e-9, 9_000.0), fixed)
     assert worse.dominated_by == () and worse.closest == "c" and not worse.beats_closest
+
+
+# rl-zoo3 run folders: logs/<algo>/<env>_<k>/<env>.zip (best_model.zip with evaluation) and
+# <env>/{args.yml,config.yml}, written by yaml.dump of OrderedDicts (rl_zoo3.exp_manager._save_config).
+
+ZOO_SEED = 1234567
+
+
+def make_zoo_run(root: Path, env: str = "ThreeBody-v0", env_kwargs: dict | None = None, config: dict | None = None,
+                 model: DQN | None = None) -> Path:
+    """rl-zoo3's layout for a model trained by our own code: ``<run>/<env>.zip`` and ``<run>/<env>/*.yml``."""
+    run = root / "dqn" / f"{env.replace('/', '-')}_1"
+    params = run / env.replace("/", "-")
+    params.mkdir(parents=True)
+    if model is not None:
+        model.save(run / f"{env.replace('/', '-')}.zip")
+    else:
+        (run / f"{env.replace('/', '-')}.zip").write_bytes(b"not read by load_run")
+    args = {"algo": "dqn", "env": env, "env_kwargs": env_kwargs, "eval_freq": 25000, "gym_packages": ["threebody_env"],
+            "hyperparams": None, "log_folder": str(root), "n_timesteps": 64, "seed": ZOO_SEED, "trained_agent": "",
+            "vec_env": "dummy"}
+    (params / "args.yml").write_text(yaml.dump(OrderedDict(sorted(args.items()))))
+    hyperparams = {"n_timesteps": 64, "policy": "MlpPolicy", "train_freq": (1, "step"), **(config or {})}
+    (params / "config.yml").write_text(yaml.dump(OrderedDict(sorted(hyperparams.items()))))
+    return run
+
+
+def test_zoo_run_folder_gets_the_verdict_with_its_env_kwargs(tmp_path):
+    """A 5-action model: evaluation in the zoo's env_kwargs (the default 7 actions would not fit it),
+    results in <run>/evaluation; the constant policy matches its fixed baseline, so the model was used."""
+    kwargs = {"n_actions": 5, "max_episode_steps": 100}
+    run = make_zoo_run(tmp_path, "threebody_env:ThreeBody-v0", kwargs, model=tiny_dqn(2, {"n_actions": 5}))
+    assert (run / "threebody_env:ThreeBody-v0" / "args.yml").read_text().startswith(
+        "!!python/object/apply:collections.OrderedDict")
+    main([str(run), *FAST, "--no-plots", "--no-reference", "--no-deployed"])
+    summary = json.loads((run / "evaluation" / "summary.json").read_text())
+    assert summary["env"] == "ThreeBody-v0" and summary["env_kwargs"]["n_actions"] == 5
+    assert summary["model"] == str(run / "threebody_env:ThreeBody-v0.zip") and summary["training_seed"] == ZOO_SEED
+    assert sum(m["role"] == "fixed" for m in summary["methods"]) == 5
+    rows = read_csv(run / "evaluation" / "episodes.csv")
+    policy = [r for r in rows if r["role"] == "policy"]
+    fixed = [r for r in rows if r["role"] == "fixed"][2 * 3 : 3 * 3]  # action 2, three episodes
+    ignore = {"method", "role", "wall_time"}
+    assert [{k: v for k, v in r.items() if k not in ignore} for r in policy] == \
+           [{k: v for k, v in r.items() if k not in ignore} for r in fixed]
+
+
+def test_zoo_run_prefers_best_model_and_accepts_a_model_file(tmp_path):
+    run = make_zoo_run(tmp_path, env_kwargs={"integrator": "leapfrog"})
+    assert evaluation.load_run(run).model_path == run / "ThreeBody-v0.zip"
+    (run / "best_model.zip").write_bytes(b"selected on evaluation episodes")
+    loaded = evaluation.load_run(run)
+    assert (loaded.model_path, loaded.run_dir, loaded.algo, loaded.env_id) == (run / "best_model.zip", run, "dqn",
+                                                                                "ThreeBody-v0")
+    assert loaded.env_kwargs == {"integrator": "leapfrog"} and loaded.integrator == "leapfrog"
+    assert evaluation.load_run(run / "ThreeBody-v0.zip").model_path == run / "ThreeBody-v0.zip"
+
+
+def test_zoo_yaml_reads_ordered_dicts_and_tuples_written_by_hand(tmp_path):
+    run = make_zoo_run(tmp_path)
+    (run / "ThreeBody-v0" / "args.yml").write_text(
+        "!!python/object/apply:collections.OrderedDict\n"
+        "- - - algo\n    - dqn\n"
+        "  - - env\n    - ThreeBody-v0\n"
+        "  - - env_kwargs\n    - param_range: !!python/tuple\n        - 0.002\n        - 0.05\n"
+        "  - - seed\n    - 7\n")
+    loaded = evaluation.load_run(run)
+    assert loaded.env_kwargs == {"param_range": (0.002, 0.05)} and loaded.seed == 7
+
+
+@pytest.mark.parametrize("tag", ["!!python/object/apply:os.system ['echo unsafe']", "!!python/name:os.system",
+                                 "!!python/object/new:collections.OrderedDict []", "!!python/object:argparse.Namespace {}"])
+def test_zoo_yaml_refuses_every_other_python_tag(tmp_path, tag):
+    run = make_zoo_run(tmp_path)
+    (run / "ThreeBody-v0" / "args.yml").write_text(f"algo: dqn\nenv: ThreeBody-v0\nseed: {tag}\n")
+    with pytest.raises(evaluation.EvaluationError, match="is not valid YAML"):
+        evaluation.load_run(run)
+
+
+@pytest.mark.parametrize("case, expected", [
+    ({"config": {"normalize": True}}, "trained with normalize"),
+    ({"config": {"frame_stack": 4}}, "trained with frame_stack"),
+    ({"env": "other_package:ThreeBody-v0"}, "is not a threebody_env environment"),
+    ({"env": "CartPole-v1"}, "is not a threebody_env environment"),  # registered, but not ours
+    ({"env": "ThreeBody-v9"}, "unknown environment"),
+])
+def test_zoo_runs_evaluate_py_cannot_judge_are_refused(tmp_path, case, expected):
+    run = make_zoo_run(tmp_path, **case)
+    with pytest.raises(evaluation.EvaluationError, match=expected):
+        evaluation.load_run(run)
+
+
+def test_n_steps_still_works_for_one_release_and_says_it_is_deprecated(run_dir, capsys):
+    from agents.evaluate_cli import build_parser
+
+    args = build_parser().parse_args([str(run_dir), "--n-steps", "12"])
+    err = capsys.readouterr().err
+    assert args.n_intervals == 12 and "--n-steps is deprecated" in err and "--n-intervals" in err
+    assert build_parser().parse_args([str(run_dir)]).n_intervals == 300 and capsys.readouterr().err == ""
+    with pytest.raises(SystemExit):
+        build_parser().parse_args([str(run_dir), "--n-steps", "0"])
+    assert "must be an integer >= 1" in capsys.readouterr().err

@@ -268,3 +268,15 @@ def test_ppo_rollouts_and_updates_run_over_the_adapter(action_mode):
     assert model.num_timesteps >= 256 and len(model.ep_info_buffer) > 0
     assert model._n_updates == 2  # two rollouts of 4 x 32 steps, one epoch each
     assert not any(torch.equal(a, b) for a, b in zip(before, model.policy.parameters()))
+
+
+def test_system_batch_declares_every_named_row_as_a_view():
+    """The rows of ``floats``/``counts`` are declared for type checkers and bound as views of the packed arrays."""
+    from threebody_env.config import EnvConfig
+    from threebody_env.systems import COUNT_FIELDS, FLOAT_FIELDS, SystemBatch
+
+    assert set(SystemBatch.__annotations__) == {*FLOAT_FIELDS, *COUNT_FIELDS}
+    batch = SystemBatch(EnvConfig(), num_systems=2, n_bodies=3)
+    for rows, names in ((batch.floats, FLOAT_FIELDS), (batch.counts, COUNT_FIELDS)):
+        for k, name in enumerate(names):
+            assert np.shares_memory(getattr(batch, name), rows[k]), name

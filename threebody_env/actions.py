@@ -26,7 +26,7 @@ class ActionMap:
         self.log_low, self.log_high = np.log10(config.param_range)
         if self.mode == "discrete":
             self.space: spaces.Space = spaces.Discrete(config.n_actions)
-            self.values = np.logspace(self.log_low, self.log_high, config.n_actions)
+            self.values: np.ndarray | None = np.logspace(self.log_low, self.log_high, config.n_actions)
             self._value_list = self.values.tolist()
         else:
             self.space = spaces.Box(-1.0, 1.0, shape=(1,), dtype=np.float32)

@@ -40,9 +40,11 @@ class EnvConfig:
 
     integrator: str = "hermite"
     action_mode: str = "discrete"
-    n_actions: int | None = None  # None: 3 per decade of param_range, the paper's spacing
-    param_range: tuple[float, float] | None = None
-    interval: float | None = None  # None: the initial conditions' natural interval
+    # Four settings accept None, resolved in __post_init__: once built, the config holds the value, so
+    # their types are the resolved ones (hence the ignores).
+    n_actions: int = None  # type: ignore[assignment]  # None: 3 per decade of param_range, the paper's spacing
+    param_range: tuple[float, float] = None  # type: ignore[assignment]  # None: the method's range
+    interval: float = None  # type: ignore[assignment]  # None: the initial conditions' natural interval
     initial_conditions: str | Sampler = "paper"
     n_bodies: int | None = None  # None: the family's default (3 for the presets)
     initial_condition_kwargs: Mapping[str, Any] | None = None  # the family's knobs
@@ -56,7 +58,7 @@ class EnvConfig:
     failure_penalty: float = 20.0
     paper_weights: tuple[float, float] = (3000.0, 4.0)
     softening: float = 0.0
-    record_wall_time: bool | None = None  # None: only when cost="wall_time"
+    record_wall_time: bool = None  # type: ignore[assignment]  # None: only when cost="wall_time"
     max_integrator_steps: int = 500_000
     method: integrators.MethodInfo = field(init=False, repr=False)
     sampler: Sampler = field(init=False, repr=False)
@@ -143,10 +145,10 @@ def _is_real(value: object) -> bool:
     return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
 
 
-def _pair(name: str, value: object) -> tuple[float, float]:
+def _pair(name: str, value: Any) -> tuple[float, float]:
     """``value`` as two floats; ``ValueError`` naming it unless it is a sequence of two real numbers."""
     try:
-        first, second = value  # type: ignore[misc]
+        first, second = value
     except (TypeError, ValueError):
         raise ValueError(f"{name}={value!r} must be a pair of numbers") from None
     if not (_is_real(first) and _is_real(second)):

@@ -25,11 +25,12 @@ def episode_settings(config: EnvConfig) -> EpisodeSettings:
     """The settings of a deployed episode in the environment ``config`` describes."""
     if config.cost != "force_evals":
         raise ValueError(f"a deployed episode observes cost in force evaluations; cost={config.cost!r} is wall time")
+    log_low, log_high = np.log10(config.param_range)  # as the environment's ActionMap, bit for bit
     return EpisodeSettings(
         method_id=config.method.method_id, interval=config.interval, softening=config.softening,
         max_integrator_steps=int(config.max_integrator_steps), max_energy_error=config.max_energy_error,
         reference_param=config.reference_param, cost_reference_param=config.cost_reference_param,
-        log_range=tuple(float(x) for x in np.log10(config.param_range)), observation=config.observation,
+        log_range=(float(log_low), float(log_high)), observation=config.observation,
     )
 
 
@@ -49,13 +50,13 @@ class DeployedResult:
 
 def deployed_episodes(
     policy: Controller | float,
-    seeds: Sequence[int],
+    seeds: Sequence[int] | np.ndarray,
     *,
     env_kwargs: dict[str, Any] | None = None,
-    n_steps: int = 300,
+    n_intervals: int = 300,
     on_episode: Callable[[int], None] | None = None,
 ) -> DeployedResult:
-    """One deployed episode of at most ``n_steps`` intervals from each seed's initial condition.
+    """One deployed episode of at most ``n_intervals`` intervals from each seed's initial condition.
 
     ``policy``: a controller, deciding every interval (its actions mapped by the environment's
     action map, as in the environment), or a fixed parameter value (e.g. ``eta = 1e-3``).
@@ -67,13 +68,12 @@ def deployed_episodes(
     seeds = [int(s) for s in seeds]
     if not seeds:
         raise ValueError("deployed_episodes needs at least one seed")
-    controlled = isinstance(policy, Controller)
     if env_kwargs is None:
-        env_kwargs = dict(policy.metadata.get("env_kwargs", {})) if controlled else {}
+        env_kwargs = dict(policy.metadata.get("env_kwargs", {})) if isinstance(policy, Controller) else {}
     config = EnvConfig(**{**env_kwargs, "record_wall_time": False})
     settings = episode_settings(config)
     network = fixed = None
-    if controlled:
+    if isinstance(policy, Controller):
         network = _with_action_map(policy, ActionMap(config))
     else:
         fixed = float(policy)
@@ -82,7 +82,7 @@ def deployed_episodes(
     results = []
     for seed in seeds:
         initial_condition = validate_initial_condition(config.sampler(np.random.default_rng(seed)))
-        results.append(run_episode(network, initial_condition, n_steps, settings, fixed_param=fixed))
+        results.append(run_episode(network, initial_condition, n_intervals, settings, fixed_param=fixed))
         if on_episode is not None:
             on_episode(1)
     return DeployedResult(
@@ -100,8 +100,8 @@ def _with_action_map(controller: Controller, actions: ActionMap) -> tuple:
     if controller.discrete != (actions.values is not None):
         raise ValueError(f"the controller has a {'discrete' if controller.discrete else 'continuous'} action; "
                          f"the environment's action_mode is {actions.mode!r}")
-    if controller.discrete and controller.n_actions != actions.values.size:
-        raise ValueError(f"the controller has {controller.n_actions} actions; the environment {actions.values.size}")
     values = actions.values if actions.values is not None else np.zeros(0)
+    if controller.discrete and controller.n_actions != values.size:
+        raise ValueError(f"the controller has {controller.n_actions} actions; the environment {values.size}")
     return (*controller.policy[:7], np.ascontiguousarray(values, dtype=np.float64),
             np.array([actions.log_low, actions.log_high], dtype=np.float64))

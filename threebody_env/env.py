@@ -70,7 +70,7 @@ class ThreeBodyEnv(gym.Env):
     (|dE/E0| up to ~1e9) is then what ends the episode. Stepping on after termination warns.
 
     ## Info
-    ``energy_error`` (cumulative, signed), ``step_energy_error``, ``n_force_evals``, ``n_steps``,
+    ``energy_error`` (cumulative, signed), ``step_energy_error``, ``n_force_evals``, ``n_steps`` (integrator steps),
     ``wall_time`` (s; 0.0 unless ``record_wall_time``), ``param`` (the value applied), ``time``
     (N-body units), ``status`` ("ok", "max_steps" or "non_finite"), all of the last interval.
 
@@ -142,7 +142,8 @@ class ThreeBodyEnv(gym.Env):
 
     def render(self) -> np.ndarray | None:
         if self.render_mode is None:
-            gym.logger.warn('render() needs a render_mode, e.g. gymnasium.make("ThreeBody-v0", render_mode="rgb_array")')
+            gym.logger.warn("render() needs a render_mode, "
+                            'e.g. gymnasium.make("ThreeBody-v0", render_mode="rgb_array")')
             return None
         if self._episode_over is None:
             raise gym.error.ResetNeeded("call reset() before render(): there is no episode to draw yet")

@@ -17,6 +17,7 @@ sqrt(au^3 / (G 3 MSun)) = 1 yr / (2 pi sqrt(3)) = 0.09188 yr.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -114,7 +115,7 @@ def _real(name: str, value: object, ok: Callable[[float], bool], requirement: st
     return float(value)
 
 
-def _reals(name: str, values: object, length: int, ok: Callable[[float], bool], requirement: str) -> tuple[float, ...]:
+def _reals(name: str, values: Any, length: int, ok: Callable[[float], bool], requirement: str) -> tuple[float, ...]:
     """A sequence of ``length`` numbers, each checked as :func:`_real`."""
     if isinstance(values, (str, bytes)) or not hasattr(values, "__len__") or len(values) != length:
         raise ValueError(f"{name}={values!r} must be a sequence of {length} numbers")
@@ -152,7 +153,10 @@ def sample_masses(rng: np.random.Generator, n: int, mass_function: str, mass_ran
     dN/dm = c_k m^-alpha_k on each segment, continuous at the breaks; a segment is chosen by its
     share of the stars, then the mass by inverting its cumulative distribution.
     """
-    breaks, slopes = MASS_FUNCTIONS[mass_function]
+    law = MASS_FUNCTIONS[mass_function]
+    if law is None:
+        raise ValueError(f"mass_function={mass_function!r} is not a power law: equal masses need no sampling")
+    breaks, slopes = law
     low, high = mass_range
     pieces, c = [], 1.0  # (m0, m1, c_k, alpha_k) of the segments inside the range
     for k, alpha in enumerate(slopes):
@@ -294,12 +298,14 @@ class Hierarchical:
     shortest orbital period (one pericentre passage of the tightest binary per interval).
     """
 
-    n_bodies: int | None = None
-    layout: str | None = None
-    masses: tuple[float, ...] | None = None
-    semi_major_axes: tuple[float, ...] | None = None
-    eccentricities: tuple[float, ...] | None = None
-    inclinations: tuple[float, ...] | None = None
+    # None picks the default, resolved in __post_init__: once built, every field holds its value,
+    # so the types are the resolved ones (hence the ignores).
+    n_bodies: int = None  # type: ignore[assignment]
+    layout: str = None  # type: ignore[assignment]
+    masses: tuple[float, ...] = None  # type: ignore[assignment]
+    semi_major_axes: tuple[float, ...] = None  # type: ignore[assignment]
+    eccentricities: tuple[float, ...] = None  # type: ignore[assignment]
+    inclinations: tuple[float, ...] = None  # type: ignore[assignment]
     allow_unstable: bool = False
 
     def __post_init__(self) -> None:
@@ -352,7 +358,7 @@ class Hierarchical:
         """The natural environment interval: the shortest orbital period."""
         mass, orbits = np.array(self.masses), LAYOUTS[self.layout]
         return min(orbital_period(a, mass[list(inner + outer)].sum())
-                   for a, (inner, outer) in zip(self.semi_major_axes, orbits))
+                   for a, (inner, outer) in zip(self.semi_major_axes, orbits, strict=True))
 
     def __call__(self, rng: np.random.Generator) -> InitialCondition:
         mass, orbits = np.array(self.masses), LAYOUTS[self.layout]
@@ -360,12 +366,13 @@ class Hierarchical:
         frames: dict[int, np.ndarray] = {}
         parents = parent_orbits(self.layout)
         for k in reversed(range(len(orbits))):  # outermost first: inner orbits are tilted relative to their parent's
-            if parents[k] is None:
+            parent = parents[k]
+            if parent is None:
                 frames[k] = rotation(0.0, 0.0, rng.uniform(0.0, 2.0 * np.pi))
             else:
                 local = rotation(rng.uniform(0.0, 2.0 * np.pi), np.radians(self.inclinations[k]),
                                  rng.uniform(0.0, 2.0 * np.pi))
-                frames[k] = frames[parents[k]] @ local
+                frames[k] = frames[parent] @ local
             inner, outer = list(orbits[k][0]), list(orbits[k][1])
             m_in, m_out = mass[inner].sum(), mass[outer].sum()
             r, v = state_from_elements(self.semi_major_axes[k], self.eccentricities[k], rng.uniform(0.0, 2.0 * np.pi),
@@ -390,7 +397,7 @@ def planet_semi_major_axes(masses: tuple[float, ...], hill_spacing: float | None
     spacing = _real("hill_spacing", 10.0 if hill_spacing is None else hill_spacing, lambda x: x > 0.0,
                     "> 0 (mutual Hill radii)")
     a = [1.0]
-    for m_inner, m_outer in zip(masses[:-1], masses[1:]):
+    for m_inner, m_outer in itertools.pairwise(masses):
         half_gap = 0.5 * spacing * ((m_inner + m_outer) / 3.0) ** (1.0 / 3.0)  # (a' - a) / (a' + a)
         if half_gap >= 1.0:
             raise ValueError(f"hill_spacing={spacing!r} mutual Hill radii cannot be reached with planet masses "
@@ -421,8 +428,10 @@ class Planetary:
     unit is 1 yr / (2 pi). Natural interval: the innermost planet's period (2 pi).
     """
 
-    n_bodies: int | None = None
-    planet_masses: float | tuple[float, ...] = 1e-4
+    # n_bodies (None: 3 planets) and planet_masses (one value: every planet's) are resolved in
+    # __post_init__ to the body count and one mass per planet (hence the ignores).
+    n_bodies: int = None  # type: ignore[assignment]
+    planet_masses: tuple[float, ...] = 1e-4  # type: ignore[assignment]
     hill_spacing: float | None = None
     period_ratio: float | None = None
     max_eccentricity: float = 0.02
@@ -467,12 +476,12 @@ class Planetary:
         k = len(self.planet_masses)
         mass = np.array([1.0, *self.planet_masses] + ([] if self.perturber_mass is None else [self.perturber_mass]))
         pos, vel = np.zeros((mass.size, 3)), np.zeros((mass.size, 3))
-        for j, (a, m) in enumerate(zip(self.semi_major_axes, self.planet_masses)):
+        for j, (a, m) in enumerate(zip(self.semi_major_axes, self.planet_masses, strict=True)):
             e = rng.uniform(0.0, self.max_eccentricity)
             frame = rotation(rng.uniform(0.0, 2.0 * np.pi), np.radians(rng.uniform(0.0, self.max_inclination)),
                              rng.uniform(0.0, 2.0 * np.pi))
             pos[j + 1], vel[j + 1] = state_from_elements(a, e, rng.uniform(0.0, 2.0 * np.pi), 1.0 + m, frame)
-        if self.perturber_mass is not None:
+        if self.perturber_mass is not None and self.perturber_semi_major_axis is not None:  # set together
             inner = mass[: k + 1]
             frame = rotation(rng.uniform(0.0, 2.0 * np.pi), np.radians(self.perturber_inclination),
                              rng.uniform(0.0, 2.0 * np.pi))

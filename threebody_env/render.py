@@ -82,8 +82,8 @@ class EpisodeRenderer:
         import matplotlib
 
         if not interactive:
-            from matplotlib.figure import Figure
             from matplotlib.backends.backend_agg import FigureCanvasAgg
+            from matplotlib.figure import Figure
 
             self.fig = Figure(figsize=(9, 4.5), dpi=80)
             FigureCanvasAgg(self.fig)
@@ -102,7 +102,7 @@ class EpisodeRenderer:
         if self._plt is not None:
             self._plt.pause(1e-3)
             return None
-        return np.asarray(self.fig.canvas.buffer_rgba())[..., :3].copy()
+        return np.asarray(self.fig.canvas.buffer_rgba())[..., :3].copy()  # type: ignore[attr-defined]  # Agg canvas
 
     def close(self) -> None:
         if self._plt is not None:

@@ -46,6 +46,8 @@ class SB3VecEnv(VecEnv):
         self._actions = actions
 
     def step_wait(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[dict[str, Any]]]:
+        if self._actions is None:
+            raise RuntimeError("step_wait() called before step_async()")
         obs, rewards, terminated, truncated, info = self.vector_env.step(self._actions)
         dones = terminated | truncated
         infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
@@ -77,4 +79,5 @@ class SB3VecEnv(VecEnv):
 
 def make_sb3_vec_env(num_envs: int, max_episode_steps: int | None = 100, **config: Any) -> VecMonitor:
     """The batched environment as SB3 expects it: :class:`SB3VecEnv` inside ``VecMonitor``."""
-    return VecMonitor(SB3VecEnv(num_envs, max_episode_steps=max_episode_steps, **config), info_keywords=EPISODE_INFO_KEYS)
+    venv = SB3VecEnv(num_envs, max_episode_steps=max_episode_steps, **config)
+    return VecMonitor(venv, info_keywords=EPISODE_INFO_KEYS)

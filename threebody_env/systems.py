@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 
 import numpy as np
-
 from numba import njit
 
 import integrators
@@ -45,6 +44,27 @@ class SystemBatch:
     :data:`FLOAT_FIELDS`, :data:`COUNT_FIELDS`). Energy errors are relative to the initial
     energy: (E - E0) / |E0|, signed.
     """
+
+    # The rows of ``floats`` and ``counts`` by name: (B,) views, bound by ``_bind_rows``.
+    energy0: np.ndarray
+    length_scale: np.ndarray
+    speed_scale: np.ndarray
+    reference_cost: np.ndarray
+    time: np.ndarray
+    energy_error: np.ndarray
+    previous_energy_error: np.ndarray
+    step_energy_error: np.ndarray
+    accumulated_error: np.ndarray
+    previous_accumulated_error: np.ndarray
+    param: np.ndarray
+    cost: np.ndarray
+    wall_time: np.ndarray
+    intervals: np.ndarray
+    n_steps: np.ndarray
+    n_force_evals: np.ndarray
+    episode_force_evals: np.ndarray
+    status: np.ndarray
+    failure: np.ndarray
 
     def __init__(self, config: EnvConfig, num_systems: int, n_bodies: int) -> None:
         self.config = config
@@ -91,7 +111,8 @@ class SystemBatch:
         pos, vel, mass = validate_initial_condition(initial_condition, self.n_bodies)
         energy0 = integrators.energy(pos, vel, mass, self.config.softening)
         if not np.isfinite(energy0) or energy0 == 0.0:
-            raise ValueError(f"initial energy {energy0!r} must be finite and non-zero: the relative energy error needs it")
+            raise ValueError(f"initial energy {energy0!r} must be finite and non-zero: "
+                             "the relative energy error needs it")
         self.pos[index], self.vel[index], self.mass[index] = pos, vel, mass
         total_mass = mass.sum()
         com = (mass[:, None] * pos).sum(axis=0) / total_mass

@@ -119,7 +119,7 @@ class ThreeBodyVectorEnv(VectorEnv):
             return self._observe(s, self.actions), rewards, terminated, truncated, self._infos()
         if self.autoreset_mode == AutoresetMode.NEXT_STEP:
             for i in np.flatnonzero(self._needs_reset):
-                self._reset_slot(i)
+                self._reset_slot(int(i))
             self._needs_reset = done
             return self._observe(s, self.actions), rewards, terminated, truncated, self._infos()
 
@@ -128,7 +128,7 @@ class ThreeBodyVectorEnv(VectorEnv):
         if done.any():
             final_info, final_obs = infos, observations
             for i in np.flatnonzero(done):
-                self._reset_slot(i)
+                self._reset_slot(int(i))
             observations = self._observe(s, self.actions)
             infos = self._infos()
             # Fill an empty object array: np.array([...], dtype=object) of equal-length rows would

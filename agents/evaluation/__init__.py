@@ -14,18 +14,49 @@ The pipeline behind ``evaluate.py``, one module per stage:
 - :mod:`~agents.evaluation.report`: :class:`Report`, :func:`write_outputs` and :func:`print_table`.
 """
 
-from agents.evaluation.methods import KINDS, MethodSpec, baseline_specs, method_specs, policy_spec
-from agents.evaluation.metrics import (COST_AXES, DEFAULT_TOLERANCE, STATISTICS, Comparison, CostAxis, ErrorStatistics,
-                                       Estimate, MethodSummary, Percentiles, StatisticVerdict, Verdict,
-                                       compare_with_fixed, error_statistics, interpolate_front, summarize, verdict)
-from agents.evaluation.report import (EPISODE_COLUMNS, OUTPUT_FILES, Report, episode_rows, prepare_output, print_table,
-                                      write_csv, write_outputs)
-from agents.evaluation.runs import (EvaluationError, Run, Settings, check_compatible, checked_config,
-                                    evaluation_settings, load_model, load_run)
+from agents.evaluation.methods import ROLES, MethodSpec, baseline_specs, method_specs, policy_spec
+from agents.evaluation.metrics import (
+                                       COST_AXES,
+                                       DEFAULT_TOLERANCE,
+                                       STATISTICS,
+                                       Comparison,
+                                       CostAxis,
+                                       ErrorStatistics,
+                                       Estimate,
+                                       MethodSummary,
+                                       Percentiles,
+                                       StatisticVerdict,
+                                       Verdict,
+                                       compare_with_fixed,
+                                       error_statistics,
+                                       interpolate_front,
+                                       summarize,
+                                       verdict,
+)
+from agents.evaluation.report import (
+                                       EPISODE_COLUMNS,
+                                       OUTPUT_FILES,
+                                       Report,
+                                       episode_rows,
+                                       prepare_output,
+                                       print_table,
+                                       write_csv,
+                                       write_outputs,
+)
+from agents.evaluation.runs import (
+                                       EvaluationError,
+                                       Run,
+                                       Settings,
+                                       check_compatible,
+                                       checked_config,
+                                       evaluation_settings,
+                                       load_model,
+                                       load_run,
+)
 from agents.evaluation.schedule import BACKGROUND_MIN_SEEDS, evaluate, run_chunk, run_chunks_on_dask
 
 __all__ = [
-    "BACKGROUND_MIN_SEEDS", "COST_AXES", "DEFAULT_TOLERANCE", "EPISODE_COLUMNS", "KINDS", "OUTPUT_FILES", "STATISTICS",
+    "BACKGROUND_MIN_SEEDS", "COST_AXES", "DEFAULT_TOLERANCE", "EPISODE_COLUMNS", "ROLES", "OUTPUT_FILES", "STATISTICS",
     "Comparison", "CostAxis", "ErrorStatistics", "Estimate", "EvaluationError", "MethodSpec", "MethodSummary",
     "Percentiles", "Report", "Run", "Settings", "StatisticVerdict", "Verdict", "baseline_specs", "check_compatible",
     "checked_config", "compare_with_fixed", "episode_rows", "error_statistics", "evaluate", "evaluation_settings",

@@ -15,22 +15,22 @@ from agents.evaluation.runs import Run, Settings
 from threebody_env.actions import ActionMap
 from threebody_env.config import EnvConfig
 
-#: Method kinds, in the order tables list ties: the trained policy, one fixed action of the
+#: Method roles, in the order tables list ties: the trained policy, one fixed action of the
 #: action set, the method's conventional default, the high-accuracy reference (REBOUND IAS15).
-KINDS = ("policy", "fixed", "default", "reference")
+ROLES = ("policy", "fixed", "default", "reference")
 
 
 @dataclass(frozen=True)
 class MethodSpec:
     """A method to evaluate, as plain data (picklable, cheap to ship to a worker).
 
-    ``kind`` is one of :data:`KINDS`. A policy names its model file and algorithm (and may carry
+    ``role`` is one of :data:`ROLES`. A policy names its model file and algorithm (and may carry
     the file's bytes, ``model_data``, for workers that cannot read it); a fixed or default
     baseline its ``action`` (index, or continuous value in [-1, 1]) and ``action_mode``.
     """
 
     name: str
-    kind: str
+    role: str
     model_path: str | None = None
     algo: str | None = None
     action: float | None = None
@@ -39,8 +39,10 @@ class MethodSpec:
 
     def with_model_data(self) -> MethodSpec:
         """This spec with its model file's bytes inside (a policy), or itself (a baseline)."""
-        if self.kind != "policy" or self.model_data is not None:
+        if self.role != "policy" or self.model_data is not None:
             return self
+        if self.model_path is None:
+            raise ValueError(f"policy {self.name!r} names no model file")
         return replace(self, model_data=Path(self.model_path).read_bytes())
 
 
@@ -72,5 +74,5 @@ def baseline_specs(config: EnvConfig, *, reference: bool) -> list[MethodSpec]:
     return specs
 
 
-def _spec(policy: FixedActionPolicy, kind: str) -> MethodSpec:
-    return MethodSpec(policy.name, kind, action=policy.action, action_mode=policy.action_mode)
+def _spec(policy: FixedActionPolicy, role: str) -> MethodSpec:
+    return MethodSpec(policy.name, role, action=policy.action, action_mode=policy.action_mode)

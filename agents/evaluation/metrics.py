@@ -159,7 +159,7 @@ class MethodSummary:
     """One method's episodes aggregated: error statistics, costs, wall time, failures by reason."""
 
     method: str
-    kind: str
+    role: str
     episodes: int
     final_error: ErrorStatistics
     max_error: Percentiles  # of the largest |dE/E0| at any interval end
@@ -201,7 +201,7 @@ def summarize(spec: MethodSpec, result: RolloutResult, tolerance: float = DEFAUL
     ends, counts = np.unique(result.end[result.failed], return_counts=True)
     deployed = result.deployed_wall_time
     return MethodSummary(
-        method=spec.name, kind=spec.kind, episodes=int(result.seeds.size),
+        method=spec.name, role=spec.role, episodes=int(result.seeds.size),
         final_error=error_statistics(episode_errors(result), tolerance),
         max_error=Percentiles.of(result.max_energy_error),
         force_evals_total=int(result.force_evals.sum()), force_evals=Percentiles.of(result.force_evals.astype(float)),
@@ -211,7 +211,7 @@ def summarize(spec: MethodSpec, result: RolloutResult, tolerance: float = DEFAUL
         deployed_wall_time_total=float(deployed.sum()) if np.all(np.isfinite(deployed)) else math.nan,
         mean_param_median=float(np.median(10.0 ** result.mean_log_param)),
         failure_rate=float(result.failed.mean()),
-        failures=";".join(f"{end}:{n}" for end, n in zip(ends, counts)),
+        failures=";".join(f"{end}:{n}" for end, n in zip(ends, counts, strict=True)),
     )
 
 
@@ -337,8 +337,8 @@ def verdict(summaries: Sequence[MethodSummary], axis: CostAxis = "force_evals",
             tolerance: float = DEFAULT_TOLERANCE) -> Verdict | None:
     """The policy's :class:`Verdict` on ``axis``; ``None`` when the policy or a fixed action lacks that
     cost (a deployed wall time not measured). ``tolerance`` only labels the fraction's threshold."""
-    policy = next(s for s in summaries if s.kind == "policy")
-    fixed = [s for s in summaries if s.kind == "fixed"]
+    policy = next(s for s in summaries if s.role == "policy")
+    fixed = [s for s in summaries if s.role == "fixed"]
     if not fixed:
         raise ValueError("a verdict needs at least one fixed action")
     costs = [s.cost(axis) for s in fixed]
@@ -350,7 +350,7 @@ def verdict(summaries: Sequence[MethodSummary], axis: CostAxis = "force_evals",
         estimate = policy.final_error.get(name)
         values = [s.final_error.get(name).value for s in fixed]
         front = interpolate_front(costs, values, cost, log_value=name not in _LINEAR_STATISTICS)
-        pairs = {s.method: (v, c) for s, v, c in zip(fixed, values, costs)}
+        pairs = {s.method: (v, c) for s, v, c in zip(fixed, values, costs, strict=True)}
         comparison = compare_with_fixed((estimate.value, cost), pairs)
         statistics.append(StatisticVerdict(name, estimate, front, position(estimate, front),
                                            ratio(name, estimate.value, front), comparison))

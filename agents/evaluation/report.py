@@ -18,14 +18,25 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agents.evaluation.methods import KINDS, MethodSpec
-from agents.evaluation.metrics import (BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, CONFIDENCE, COST_AXES, DEFAULT_TOLERANCE,
-                                       Estimate, LOG_ERROR_CEILING, LOG_ERROR_FLOOR, MethodSummary, Verdict,
-                                       summarize, verdict)
+from agents.evaluation.methods import ROLES, MethodSpec
+from agents.evaluation.metrics import (
+    BOOTSTRAP_RESAMPLES,
+    BOOTSTRAP_SEED,
+    CONFIDENCE,
+    COST_AXES,
+    DEFAULT_TOLERANCE,
+    LOG_ERROR_CEILING,
+    LOG_ERROR_FLOOR,
+    Estimate,
+    MethodSummary,
+    Verdict,
+    summarize,
+    verdict,
+)
 from agents.evaluation.runs import EvaluationError, Run, Settings
 from agents.rollout import RolloutResult
 
-EPISODE_COLUMNS = ("method", "kind", "seed", "final_energy_error", "abs_final_energy_error", "max_energy_error",
+EPISODE_COLUMNS = ("method", "role", "seed", "final_energy_error", "abs_final_energy_error", "max_energy_error",
                    "force_evals", "integrator_steps", "wall_time", "intervals", "episode_return", "mean_param",
                    "end", "failed", "deployed_wall_time")
 
@@ -37,7 +48,7 @@ def episode_rows(specs: Sequence[MethodSpec], results: Mapping[str, RolloutResul
         r = results[spec.name]
         for i, seed in enumerate(r.seeds):
             rows.append({
-                "method": spec.name, "kind": spec.kind, "seed": int(seed),
+                "method": spec.name, "role": spec.role, "seed": int(seed),
                 "final_energy_error": float(r.final_energy_error[i]),
                 "abs_final_energy_error": abs(float(r.final_energy_error[i])),
                 "max_energy_error": float(r.max_energy_error[i]),
@@ -126,7 +137,7 @@ class Report:
 
 def _verdict_document(v: Verdict) -> dict[str, Any]:
     document = asdict(v)
-    for s, stat in zip(v.statistics, document["statistics"]):
+    for s, stat in zip(v.statistics, document["statistics"], strict=True):
         stat["comparison"].update(beats_closest=s.comparison.beats_closest, passes=s.comparison.passes)
     document["statistics"] = {stat.pop("statistic"): stat for stat in document["statistics"]}
     return document
@@ -143,7 +154,7 @@ def write_outputs(report: Report, output: Path) -> list[Path]:
         "model": str(report.run.model_path), "algo": report.run.algo, "env": report.run.env_id,
         "training_seed": report.run.seed, "trained_integrator": report.run.integrator,
         "env_kwargs": report.settings.env_kwargs,
-        "n_steps": report.settings.n_steps, "n_initial_conditions": len(report.seeds),
+        "n_intervals": report.settings.n_intervals, "n_initial_conditions": len(report.seeds),
         "seeds": {"first": report.seeds[0], "last": report.seeds[-1], "split": "TEST_SEEDS"},
         "statistics": {
             "tolerance": report.tolerance, "log_error_floor": LOG_ERROR_FLOOR, "log_error_ceiling": LOG_ERROR_CEILING,
@@ -189,7 +200,7 @@ def print_table(report: Report, console=None) -> None:
     if not console.is_terminal:
         console.width = 220  # a log file or pipe: never squeeze the columns
     deployed = any(math.isfinite(s.deployed_wall_time_total) for s in report.summaries)
-    table = Table(title=f"{len(report.seeds)} test initial conditions x {report.settings.n_steps} intervals, "
+    table = Table(title=f"{len(report.seeds)} test initial conditions x {report.settings.n_intervals} intervals, "
                         f"{report.settings.config.integrator}: final |dE/E0| per episode with "
                         f"{100 * CONFIDENCE:.0f}% bootstrap intervals; tol = {report.tolerance:g}",
                   title_justify="left")
@@ -197,11 +208,11 @@ def print_table(report: Report, console=None) -> None:
                *(["deployed [s]"] if deployed else []), "failed"]
     for header in headers:
         table.add_column(escape(header), justify="left" if header == "method" else "right", no_wrap=True)
-    for s in sorted(report.summaries, key=lambda s: (s.force_evals_total, KINDS.index(s.kind))):
-        style = "bold magenta" if s.kind == "policy" else ("cyan" if s.kind != "fixed" else None)
+    for s in sorted(report.summaries, key=lambda s: (s.force_evals_total, ROLES.index(s.role))):
+        style = "bold magenta" if s.role == "policy" else ("cyan" if s.role != "fixed" else None)
         e = s.final_error
         table.add_row(
-            ("> " if s.kind == "policy" else "  ") + escape(s.method),
+            ("> " if s.role == "policy" else "  ") + escape(s.method),
             escape(_with_interval("median", e.median)), escape(_with_interval("p90", e.p90)),
             _format("max", e.max.value),
             escape(_with_interval("fraction_above_tolerance", e.fraction_above_tolerance)),

@@ -1,6 +1,6 @@
 """Stage 1 of an evaluation: read a run folder and fix the settings every method is evaluated in.
 
-:func:`load_run` reads a run folder (or a model file and the ``args.yml`` beside it) into a
+:func:`load_run` reads a run folder of ``train.py`` or rl-zoo3 (or a model file in one) into a
 :class:`Run`; :func:`evaluation_settings` turns it, the user's overrides and an optional transfer
 integrator into :class:`Settings` (a validated :class:`~threebody_env.config.EnvConfig` and the
 number of intervals per episode), the one object every later stage receives.
@@ -38,7 +38,7 @@ class EvaluationError(ValueError):
 
 @dataclass(frozen=True)
 class Run:
-    """A trained model and how it was trained: ``args.yml`` of its run folder."""
+    """A trained model and how it was trained: ``args.yml`` of its run folder (``env_id`` as registered)."""
 
     model_path: Path
     run_dir: Path
@@ -56,11 +56,11 @@ class Run:
 @dataclass(frozen=True)
 class Settings:
     """Everything besides the method and the seeds that fixes an episode's outcome: the environment
-    (``config``) and the number of intervals per episode (``n_steps``); and whether each method's
+    (``config``) and the number of intervals per episode (``n_intervals``); and whether each method's
     episodes are also run deployed (one system at a time, one decision per interval) to time them."""
 
     config: EnvConfig
-    n_steps: int = 300
+    n_intervals: int = 300
     deployed: bool = True
 
     @property
@@ -70,39 +70,130 @@ class Settings:
 
 
 def load_run(path: str | Path) -> Run:
-    """Read a run folder (``best_model.zip`` preferred over ``model.zip``) or a model file."""
+    """Read a run folder or a model file, of ``train.py`` or of rl-zoo3.
+
+    ``train.py`` keeps ``model.zip`` (and ``best_model.zip``) beside ``args.yml``. rl-zoo3 keeps
+    ``<env>.zip`` (and ``best_model.zip`` when it evaluated during training) in the run folder and
+    its ``args.yml`` and ``config.yml`` in ``<run>/<env>/``. Either way ``best_model.zip`` is
+    preferred, as the model selected on held-out episodes.
+    """
     path = Path(path)
     if path.is_dir():
-        candidates = [path / "best_model.zip", path / "model.zip"]
-        model_path = next((p for p in candidates if p.is_file()), None)
-        if model_path is None:
-            raise EvaluationError(f"{path} holds neither best_model.zip nor model.zip")
+        run_dir, model_path = path, None
     elif path.is_file():
-        model_path = path
+        run_dir, model_path = path.parent, path
     else:
         raise EvaluationError(f"no run folder or model file at {path}")
-    run_dir = model_path.parent
-    args_file = run_dir / "args.yml"
-    if not args_file.is_file():
-        raise EvaluationError(f"{args_file} is missing: it says which algorithm and environment trained the model")
-    try:
-        args = yaml.safe_load(args_file.read_text())
-    except yaml.YAMLError as exc:
-        raise EvaluationError(f"{args_file} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    args_file = _args_file(run_dir)
+    args = read_run_yaml(args_file)
     if not isinstance(args, dict) or "algo" not in args or "env" not in args:
         raise EvaluationError(f"{args_file} must be a mapping with at least 'algo' and 'env'")
     if args["algo"] not in ALGOS:
         raise EvaluationError(f"{args_file}: unknown algo {args['algo']!r}; known: {sorted(ALGOS)}")
-    if args["env"] not in registry:
-        raise EvaluationError(f"{args_file}: unknown environment {args['env']!r}")
+    env_id = _registered_id(str(args["env"]), args_file)
+    zoo = args_file.parent != run_dir
+    if zoo:
+        _check_zoo_config(args_file.parent)
     env_kwargs = args.get("env_kwargs") or {}
     if not isinstance(env_kwargs, dict):
         raise EvaluationError(f"{args_file}: env_kwargs must be a mapping, got {env_kwargs!r}")
-    return Run(model_path, run_dir, args["algo"], args["env"], dict(env_kwargs), args.get("seed"))
+    if zoo:  # gym.make's own keywords: they shape training episodes, not the environment
+        env_kwargs = {k: v for k, v in env_kwargs.items() if k not in _MAKE_KEYWORDS}
+    if model_path is None:
+        names = ["best_model.zip", "model.zip", f"{_zoo_env_name(str(args['env']))}.zip"]
+        model_path = next((run_dir / n for n in names if (run_dir / n).is_file()), None)
+        if model_path is None:
+            raise EvaluationError(f"{run_dir} holds none of {', '.join(names)}")
+    return Run(model_path, run_dir, args["algo"], env_id, dict(env_kwargs), args.get("seed"))
+
+
+#: Keywords rl-zoo3 may pass in ``--env-kwargs`` that ``gymnasium.make`` takes for itself.
+_MAKE_KEYWORDS = ("max_episode_steps", "disable_env_checker")
+
+#: rl-zoo3 settings in ``config.yml`` that change what the model observes; evaluation feeds raw observations.
+_OBSERVATION_WRAPPERS = ("normalize", "frame_stack", "env_wrapper", "vec_env_wrapper")
+
+
+def _args_file(run_dir: Path) -> Path:
+    """``args.yml`` beside the model (``train.py``) or in the run's one ``<env>/`` subfolder (rl-zoo3)."""
+    if (run_dir / "args.yml").is_file():
+        return run_dir / "args.yml"
+    zoo = sorted(run_dir.glob("*/args.yml"))
+    if len(zoo) == 1:
+        return zoo[0]
+    if len(zoo) > 1:
+        raise EvaluationError(f"{run_dir} holds several rl-zoo3 args.yml ({', '.join(map(str, zoo))}): "
+                              "pass the model file instead")
+    raise EvaluationError(f"{run_dir / 'args.yml'} is missing (nor is there an rl-zoo3 <env>/args.yml): "
+                          "it says which algorithm and environment trained the model")
+
+
+def _registered_id(env: str, args_file: Path) -> str:
+    """The registry id of ``env``: ``ThreeBody-v0`` as is, ``threebody_env:ThreeBody-v0`` without its module."""
+    module, sep, env_id = env.rpartition(":")
+    if sep and module != "threebody_env":
+        raise EvaluationError(f"{args_file}: environment {env!r} is not a threebody_env environment")
+    if env_id not in registry:
+        raise EvaluationError(f"{args_file}: unknown environment {env!r}")
+    if not str(registry[env_id].entry_point).startswith("threebody_env"):
+        raise EvaluationError(f"{args_file}: environment {env!r} is not a threebody_env environment")
+    return env_id
+
+
+def _zoo_env_name(env: str) -> str:
+    """The name rl-zoo3 gives an environment's model file and folder (huggingface_sb3's ``EnvironmentName``)."""
+    return env.replace("/", "-")
+
+
+def _check_zoo_config(params_dir: Path) -> None:
+    """Refuse an rl-zoo3 run whose model saw wrapped observations (normalised, stacked, ...)."""
+    config_file = params_dir / "config.yml"
+    config = read_run_yaml(config_file) if config_file.is_file() else {}
+    wrapped = [k for k in _OBSERVATION_WRAPPERS if isinstance(config, dict) and config.get(k)]
+    if (params_dir / "vecnormalize.pkl").is_file() and "normalize" not in wrapped:
+        wrapped.append("normalize")
+    if wrapped:
+        raise EvaluationError(f"{config_file}: the model was trained with {', '.join(wrapped)}, which change its "
+                              "observations; evaluate.py feeds the environment's own observations")
+
+
+class _RunLoader(yaml.SafeLoader):
+    """PyYAML's safe loader plus the two Python tags rl-zoo3's ``yaml.dump`` writes: ``OrderedDict``
+    (its ``args.yml`` and ``config.yml``) and ``tuple`` (values such as ``train_freq``), both built
+    as plain data. Any other Python tag stays an error, so a run folder cannot run code."""
+
+
+def _ordered_dict(loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, Any]:
+    if not isinstance(node, yaml.SequenceNode):
+        raise yaml.constructor.ConstructorError(None, None, "OrderedDict expects a sequence of arguments",
+                                                node.start_mark)
+    args = loader.construct_sequence(node, deep=True)
+    if len(args) != 1 or not all(isinstance(p, list) and len(p) == 2 for p in args[0]):
+        raise yaml.constructor.ConstructorError(None, None, "OrderedDict expects one list of [key, value] pairs",
+                                                node.start_mark)
+    return {key: value for key, value in args[0]}
+
+
+def _tuple(loader: yaml.SafeLoader, node: yaml.Node) -> tuple:
+    if not isinstance(node, yaml.SequenceNode):
+        raise yaml.constructor.ConstructorError(None, None, "a tuple must be a sequence", node.start_mark)
+    return tuple(loader.construct_sequence(node, deep=True))
+
+
+_RunLoader.add_constructor("tag:yaml.org,2002:python/object/apply:collections.OrderedDict", _ordered_dict)
+_RunLoader.add_constructor("tag:yaml.org,2002:python/tuple", _tuple)
+
+
+def read_run_yaml(path: Path) -> Any:
+    """A run's YAML file (``train.py``'s plain YAML or rl-zoo3's), or :class:`EvaluationError` in one line."""
+    try:
+        return yaml.load(path.read_text(), Loader=_RunLoader)
+    except yaml.YAMLError as exc:
+        raise EvaluationError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}") from None
 
 
 def evaluation_settings(run: Run, overrides: Mapping[str, Any] | None = None, integrator: str | None = None,
-                        n_steps: int = 300, deployed: bool = True) -> Settings:
+                        n_intervals: int = 300, deployed: bool = True) -> Settings:
     """The settings for evaluation: the registered id's environment, the run's, then ``overrides``.
 
     With ``integrator`` (the transfer experiment) the method changes and its own parameter range
@@ -129,7 +220,7 @@ def evaluation_settings(run: Run, overrides: Mapping[str, Any] | None = None, in
             kwargs.pop(name, None)
     kwargs.update(overrides)
     kwargs["record_wall_time"] = True
-    settings = Settings(checked_config(kwargs), n_steps, deployed)
+    settings = Settings(checked_config(kwargs), n_intervals, deployed)
     check_transferable(trained, settings.config)
     return settings
 

@@ -35,18 +35,20 @@ def run_chunk(spec: MethodSpec, seeds: Sequence[int], settings: Settings, n_trac
     With ``settings.deployed`` the same episodes run again deployed (:func:`deployed_wall_time`),
     which fills ``deployed_wall_time`` (not for the REBOUND reference).
     """
-    if spec.kind == "reference":
+    if spec.role == "reference":
         from agents.rebound_baseline import rollout_ias15
 
-        return rollout_ias15(seeds, env_kwargs=settings.env_kwargs, n_steps=settings.n_steps,
+        return rollout_ias15(seeds, env_kwargs=settings.env_kwargs, n_intervals=settings.n_intervals,
                              name=spec.name, n_traces=n_traces)
-    if spec.kind == "policy" and spec.model_data is not None:
+    if spec.role == "policy" and spec.model_data is not None:
         policy = load_model_data(spec.algo, spec.model_data)
-    elif spec.kind == "policy":
+    elif spec.role == "policy":
         policy = load_model(spec.algo, spec.model_path)  # rollout asks SB3's predict for deterministic actions
-    else:
+    elif spec.action is not None and spec.action_mode is not None:
         policy = FixedActionPolicy(spec.action, spec.name, spec.action_mode)
-    result = rollout(policy, seeds, env_kwargs=settings.env_kwargs, n_steps=settings.n_steps, name=spec.name,
+    else:
+        raise ValueError(f"baseline {spec.name!r} names no action")
+    result = rollout(policy, seeds, env_kwargs=settings.env_kwargs, n_intervals=settings.n_intervals, name=spec.name,
                      n_traces=n_traces, batch_size=max(len(seeds), 1))
     if settings.deployed:
         result = replace(result, deployed_wall_time=deployed_wall_time(policy, result, settings))
@@ -75,7 +77,7 @@ def deployed_wall_time(policy: Any, result: RolloutResult, settings: Settings) -
     else:
         kwargs = settings.env_kwargs
         deployed_policy = controller_from_model(policy, kwargs)
-    runs = [deployed_episodes(deployed_policy, result.seeds, env_kwargs=kwargs, n_steps=settings.n_steps)
+    runs = [deployed_episodes(deployed_policy, result.seeds, env_kwargs=kwargs, n_intervals=settings.n_intervals)
             for _ in range(DEPLOYED_REPEATS)]
     deployed = runs[0]
     differ = int(np.sum((deployed.force_evals != result.force_evals)
@@ -123,24 +125,26 @@ def evaluate(specs: Sequence[MethodSpec], seeds: Sequence[int], settings: Settin
     chunks = [list(seeds[i : i + batch_size]) for i in range(0, len(seeds), batch_size)]
     traced = [max(0, min(n_traces - k * batch_size, len(chunk))) for k, chunk in enumerate(chunks)]
     if client is not None:
-        tasks = [(spec.with_model_data(), chunk, settings, n) for spec in specs for chunk, n in zip(chunks, traced)]
+        tasks = [(spec.with_model_data(), chunk, settings, n)
+                 for spec in specs for chunk, n in zip(chunks, traced, strict=True)]
         with tqdm(total=len(tasks), desc="evaluating on Dask", unit="chunk", disable=not progress) as bar:
             done = run_chunks_on_dask(client, tasks, on_done=bar.update)
         per_spec = len(chunks)
         return {s.name: RolloutResult.concatenate(done[k * per_spec : (k + 1) * per_spec]) for k, s in enumerate(specs)}
-    background = [s for s in specs if s.kind == "reference" and background_reference
+    background = [s for s in specs if s.role == "reference" and background_reference
                   and len(seeds) >= BACKGROUND_MIN_SEEDS]
-    pool = ProcessPoolExecutor(1, mp_context=get_context("spawn")) if background else nullcontext()
+    pool = ProcessPoolExecutor(1, mp_context=get_context("spawn")) if background else None
     parts: dict[str, list[RolloutResult]] = {}
-    with tqdm(total=len(specs) * len(chunks), desc="evaluating", unit="chunk", disable=not progress) as bar, pool:
-        futures = {s.name: [pool.submit(run_chunk, s, c, settings, t) for c, t in zip(chunks, traced)]
-                   for s in background}
+    with tqdm(total=len(specs) * len(chunks), desc="evaluating", unit="chunk", disable=not progress) as bar, \
+            pool or nullcontext():
+        futures = {s.name: [pool.submit(run_chunk, s, c, settings, t) for c, t in zip(chunks, traced, strict=True)]
+                   for s in background} if pool is not None else {}
         for spec in specs:
             if spec.name in futures:
                 continue
             bar.set_postfix_str(spec.name)
             parts[spec.name] = []
-            for chunk, n in zip(chunks, traced):
+            for chunk, n in zip(chunks, traced, strict=True):
                 parts[spec.name].append(run_chunk(spec, chunk, settings, n))
                 bar.update()
         for name, pending in futures.items():
