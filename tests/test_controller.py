@@ -29,7 +29,8 @@ from threebody_env.sb3 import make_sb3_vec_env
 ROOT = Path(__file__).resolve().parents[1]
 #: Large eta only, so that rollouts of barely trained policies integrate cheaply.
 ENV_KWARGS = {"param_range": [0.01, 0.1]}
-#: Tiny training runs through train.py (which exports their controllers): the default DQN network and AdamP's.
+#: Tiny training runs through train.py (which exports their controllers): the default DQN network and AdamP's,
+#: on short episodes with a narrow error window, which give barely trained networks varied decisions to compare.
 TRAINED = {
     "dqn": (["-n", "1500"], ["policy_kwargs:dict(net_arch=[64, 64])"]),
     "dqn-adamp": (["-n", "400", "--optimizer", "adamp"], []),
@@ -47,8 +48,9 @@ def runs(tmp_path_factory) -> dict[str, Path]:
     out = {}
     for key, (extra, params) in TRAINED.items():
         train_main(["--algo", "dqn", "-f", str(folder / key), "--n-envs", "8", "--eval-freq", "0", "--no-progress",
-                    "--env-kwargs", "param_range:(0.01,0.1)", *extra, "-params", "learning_starts:100",
-                    "batch_size:32", "gradient_steps:1", *params])
+                    "--env-kwargs", "param_range:(0.01,0.1)", "target_error:1e-12", "error_ceiling:1e-10", *extra,
+                    "-params", "learning_starts:100", "batch_size:32", "gradient_steps:1", "episode_intervals:100",
+                    *params])
         out[key] = folder / key / "dqn" / "ThreeBody-v0_1"
     return out
 
