@@ -9,7 +9,8 @@ import gymnasium
 import numpy as np
 import pytest
 from numpy.polynomial import legendre
-from scipy.integrate import solve_ivp
+
+from conftest import dop853
 
 import integrators
 from integrators import METHODS, Status, evolve, ias15
@@ -29,22 +30,6 @@ def kepler(e: float):
     pos = np.array([[-r / 2, 0.0, 0.0], [r / 2, 0.0, 0.0]])
     vel = np.array([[0.0, -v / 2, 0.0], [0.0, v / 2, 0.0]])
     return pos, vel, np.ones(2), 2.0 * np.pi * np.sqrt(a**3 / total)
-
-
-def dop853(pos, vel, mass, duration, tol=1e-13):
-    """scipy's DOP853 at rtol = atol = ``tol``: (pos, vel) at ``duration``."""
-    n = len(mass)
-
-    def rhs(_, y):
-        x = y[: 3 * n].reshape(n, 3)
-        d = x[None, :, :] - x[:, None, :]
-        r3 = np.linalg.norm(d, axis=2) ** 3
-        np.fill_diagonal(r3, np.inf)
-        return np.concatenate([y[3 * n:], (mass[None, :, None] * d / r3[:, :, None]).sum(axis=1).ravel()])
-
-    y = solve_ivp(rhs, (0.0, duration), np.concatenate([pos.ravel(), vel.ravel()]), method="DOP853",
-                  rtol=tol, atol=tol).y[:, -1]
-    return y[: 3 * n].reshape(n, 3), y[3 * n:].reshape(n, 3)
 
 
 def test_nodes_are_gauss_radau():

@@ -7,7 +7,7 @@ smooth hierarchical triple (inner binary e = 0.75 heading to pericentre, third b
 
 import numpy as np
 import pytest
-from scipy.integrate import solve_ivp
+from conftest import dop853
 
 import integrators
 from integrators import METHODS, Status, evolve
@@ -40,23 +40,6 @@ def hierarchical_triple():
     return pos, vel, mass
 
 
-def reference(pos, vel, mass, duration):
-    """DOP853 solution at ``duration``: (pos, vel)."""
-    n = len(mass)
-
-    def rhs(_, y):
-        x = y[: 3 * n].reshape(n, 3)
-        d = x[None, :, :] - x[:, None, :]
-        r3 = np.linalg.norm(d, axis=2) ** 3
-        np.fill_diagonal(r3, np.inf)
-        acc = (mass[None, :, None] * d / r3[:, :, None]).sum(axis=1)
-        return np.concatenate([y[3 * n:], acc.ravel()])
-
-    y0 = np.concatenate([pos.ravel(), vel.ravel()])
-    y = solve_ivp(rhs, (0.0, duration), y0, method="DOP853", rtol=1e-13, atol=1e-13).y[:, -1]
-    return y[: 3 * n].reshape(n, 3), y[3 * n:].reshape(n, 3)
-
-
 # ---------------------------------------------------------------------------------------------
 # Convergence order
 # ---------------------------------------------------------------------------------------------
@@ -77,7 +60,7 @@ ORDER_GRIDS = {
 @pytest.fixture(scope="module")
 def triple_reference():
     pos, vel, mass = hierarchical_triple()
-    return (pos, vel, mass), reference(pos, vel, mass, 1.2)
+    return (pos, vel, mass), dop853(pos, vel, mass, 1.2)
 
 
 @pytest.mark.parametrize("method", list(ORDER_GRIDS))  # IAS15's order: tests/test_ias15.py
@@ -180,7 +163,7 @@ def test_time_reversible(method):
 
 def test_pythagorean_hermite_matches_dop853():
     pos, vel, mass = pythagorean()
-    ref_pos, _ = reference(pos, vel, mass, 10.0)
+    ref_pos, _ = dop853(pos, vel, mass, 10.0)
     r = evolve("hermite", pos, vel, mass, 10.0, 3e-3)
     assert r.status == Status.OK
     assert np.abs(r.pos - ref_pos).max() < 1e-6
