@@ -12,8 +12,7 @@ EXTRAS ?= dev
 # so pip does not pull the multi-GB CUDA build. Override TORCH_SPEC (or set it empty) to choose.
 TORCH_SPEC ?= $(if $(shell command -v nvidia-smi 2>/dev/null),,torch==2.13.0)
 ARGS ?=
-# integrators/ is not linted yet: it is being rewritten.
-LINTED := threebody_env agents controller
+LINTED := integrators controller threebody_env agents
 
 STAMP := $(VENV)/.installed-$(EXTRAS)
 

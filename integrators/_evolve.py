@@ -194,9 +194,9 @@ def as_state(pos, vel, mass) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if bad.size:
             idx = tuple(int(i) for i in bad[0])
             raise ValueError(f"{name}{list(idx)} = {arr[idx]} is not finite")
-    bad = np.flatnonzero(mass <= 0.0)
-    if bad.size:
-        raise ValueError(f"mass[{bad[0]}] = {mass[bad[0]]} must be > 0")
+    nonpositive = np.flatnonzero(mass <= 0.0)
+    if nonpositive.size:
+        raise ValueError(f"mass[{nonpositive[0]}] = {mass[nonpositive[0]]} must be > 0")
     for i in range(n):
         same = np.flatnonzero(np.all(pos[i + 1:] == pos[i], axis=1))
         if same.size:
