@@ -48,7 +48,8 @@ class ThreeBodyEnv(gym.Env):
     ``reward="final"`` (default): each interval pays for the change of log10 |dE/E0|, so the return
     is ``-log10(|dE/E0|_final / target_error) - cost_weight * total cost / c_ref``, the trade-off
     that evaluation measures, with the error clipped to [``target_error``, ``error_ceiling``] =
-    [1e-12, 1e-10]: an episode past the ceiling counts as lost and pays only for its work.
+    [1e-16, 0.1] (the floor of evaluation's mean log error; below ``max_energy_error``, so every
+    error counts); with a lower ceiling an episode past it counts as lost and pays only for its work.
     ``"accumulated"``: the same on S = sum |dE_i|, which cannot shrink by cancellation.
     ``"interval"``: each interval pays for its own error, ``-max(0, log10(|dE_i| / target_error))``
     (use ``cost_weight`` ~0.1 with it). ``"paper"``: the paper's formula made finite and monotone.
