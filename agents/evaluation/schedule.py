@@ -80,9 +80,9 @@ def deployed_wall_time(policy: Any, result: RolloutResult, settings: Settings) -
     runs = [deployed_episodes(deployed_policy, result.seeds, env_kwargs=kwargs, n_intervals=settings.n_intervals)
             for _ in range(DEPLOYED_REPEATS)]
     deployed = runs[0]
-    differ = int(np.sum((deployed.force_evals != result.force_evals)
-                        | ~((deployed.final_energy_error == result.final_energy_error)
-                            | (np.isnan(deployed.final_energy_error) & np.isnan(result.final_energy_error)))))
+    error, batched_error = deployed.final_energy_error, result.final_energy_error
+    same_error = (error == batched_error) | (np.isnan(error) & np.isnan(batched_error))
+    differ = int(np.sum(~same_error | (deployed.force_evals != result.force_evals)))
     if differ and isinstance(policy, FixedActionPolicy):
         raise RuntimeError(f"{result.name}: {differ} deployed episodes ended differently from the batched ones")
     if differ:
