@@ -3,7 +3,7 @@
 Imports only NumPy, Numba and ``integrators`` (not torch, stable-baselines3 or gymnasium)::
 
     from controller import Controller
-    ctl = Controller.load("logs/dqn/ThreeBody-v0_1")      # the run's controller.npz
+    ctl = Controller.load("logs/dqn/ThreeBody-v0_1")      # best_controller.npz, else controller.npz
     eta = ctl.parameter(observation)                     # one decision, ~1 us
     etas = ctl.parameters(observations)                  # a batch (B, D)
 

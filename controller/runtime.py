@@ -23,6 +23,8 @@ FORMAT = "threebody-controller/1"
 #: The arrays of a controller file, in the order of the policy tuple (see :mod:`controller.network`).
 ARRAYS = ("sizes", "weights", "biases", "norm_weights", "norm_biases", "activations", "norm_eps", "values", "log_range")
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+#: A run folder's controllers in order of preference: the one of ``best_model.zip``, then the final model's.
+RUN_CONTROLLERS = ("best_controller.npz", "controller.npz")
 
 
 def controller_path(model_path: str | Path) -> Path:
@@ -67,14 +69,19 @@ class Controller:
 
     @classmethod
     def load(cls, path: str | Path, dtype: DTypeLike = np.float32) -> Controller:
-        """Load from a ``.npz``, a run folder (its ``controller.npz``) or an SB3 model file (the
-        controller beside it). ``dtype``: the precision of the forward pass (float32 as trained, or float64).
+        """Load from a ``.npz``, a run folder or an SB3 model file (the controller beside it).
+
+        A run folder gives the controller of the model ``evaluate.py`` evaluates: ``best_controller.npz``
+        (the model selected on validation) when present, else ``controller.npz`` (the final model, which
+        stays loadable by its own path). ``dtype``: the precision of the forward pass (float32 as
+        trained, or float64).
 
         Raises ``FileNotFoundError`` for a missing file and ``ValueError`` for one that is not a controller.
         """
         path = Path(path)
         if path.is_dir():
-            path = path / "controller.npz"
+            present = [path / name for name in RUN_CONTROLLERS if (path / name).is_file()]
+            path = present[0] if present else path / RUN_CONTROLLERS[-1]
         elif path.suffix == ".zip":
             path = controller_path(path)
         if not path.is_file():
