@@ -17,7 +17,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import DTypeLike
 
+from controller.episode import EpisodeSettings
 from controller.network import BAD_SHAPE, OK, decide_batch, decide_into, scratch
+from controller.observer import Observer
 
 FORMAT = "threebody-controller/1"
 #: The arrays of a controller file, in the order of the policy tuple (see :mod:`controller.network`).
@@ -129,6 +131,19 @@ class Controller:
     def observation(self) -> str:
         """The observation kind the policy was trained on ("summary", "full", "paper")."""
         return self.metadata.get("observation", "summary")
+
+    @property
+    def episode_settings(self) -> EpisodeSettings:
+        """The settings of an episode in the environment the policy was trained in (integrator, interval, ...)."""
+        values = self.metadata.get("episode")
+        if not values:
+            raise ValueError("this controller's metadata has no episode settings (trained with cost='wall_time'?)")
+        return EpisodeSettings.from_dict(values)
+
+    def observer(self, pos: np.ndarray, vel: np.ndarray, mass: np.ndarray) -> Observer:
+        """An :class:`~controller.observer.Observer` of the system (pos, vel, mass) at reset, in this
+        controller's episode settings: it builds the observations to pass to :meth:`parameter` from your own loop."""
+        return Observer(self.episode_settings, pos, vel, mass)
 
     def __repr__(self) -> str:
         layers = "-".join(str(int(s)) for s in self.policy[0])
