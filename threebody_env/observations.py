@@ -90,9 +90,8 @@ def summary_observation(systems: SystemBatch, actions: ActionMap) -> np.ndarray:
     """The default observation: the last 6 features of :func:`full_observation` (D = 6).
 
     Time scale, accumulated and last-interval errors, last parameter, last cost, current error: no
-    positions or velocities, so the policy cannot key its choice to the orbital phase. Energy
-    errors swing through every close passage, and a parameter changed mid-passage locks part of the
-    swing in; policies that saw the phase switched eta along the orbit and paid for it.
+    positions or velocities, so the policy cannot key its choice to the orbital phase (a parameter
+    changed mid-passage locks part of the energy error's swing in; docs/results.md).
     """
     return _features(systems, actions, SUMMARY_SIZE)
 
