@@ -117,6 +117,10 @@ def test_sweep_reports_failures_and_skips_finished_points(client, tmp_path):
     ({"train": {"algo": "dqn"}}, "non-empty 'grid'"),
     ({"grid": {"seed": []}}, "non-empty list"),
     ({"grid": {"learning_rate": [1e-3]}}, "not a train.py setting"),
+    ({"grid": {"seed": [0, 1], "env_kwargs.cost_wieght": [1e-4]}},
+     "point cost_wieght=0.0001,seed=0: .*did you mean cost_weight"),
+    ({"train": {"algo": "ppo"}, "grid": {"hyperparams.learnin_rate": [1e-3]}},
+     r"unknown hyperparameter\(s\) \['learnin_rate'\]"),
     ({"grid": {"seed": [0]}, "evaluate": {"n_ics": 0}}, "n_ics >= 1"),
 ])
 def test_bad_sweep_files_are_rejected(tmp_path, content, message):

@@ -18,6 +18,7 @@ from stable_baselines3.common.buffers import NStepReplayBuffer
 from agents.algorithms import ALGOS
 from agents.train_cli import main
 from agents.training import FAILED_MARKER, create_run_dir, evaluate_policy_kwargs
+from threebody_env.config import EnvConfig, setting_names
 
 #: A few hundred steps; large time-step parameters only, so that untrained policies integrate cheaply.
 TINY = ["-n", "128", "--n-envs", "4", "--eval-freq", "0", "--no-progress", "--env-kwargs", "param_range:(0.01,0.1)"]
@@ -149,6 +150,7 @@ def test_adamp_trains_a_layernorm_network_reproducibly(tmp_path):
         (["-params", "policy_kwargs:dict(a=torch.load('x'))"], "torch.load('x') is not allowed"),
         (["--device", "banana"], "--device 'banana'"),
         (["--env-kwargs", "max_integrator_steps:1180591620717411303424"], "max_integrator_steps="),
+        (["--env-kwargs", "cost_wieght:0.001"], "unknown environment setting 'cost_wieght': did you mean cost_weight?"),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(tmp_path, capsys, argv, message):
@@ -158,6 +160,14 @@ def test_bad_arguments_exit_2_with_one_line(tmp_path, capsys, argv, message):
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "dqn").exists()
+
+
+def test_help_lists_every_environment_setting_with_its_default(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    for name in setting_names():
+        assert f"  {name}={getattr(EnvConfig, name)!r}" in out, name
 
 
 def test_log_folder_on_a_file_exits_2_before_any_work(tmp_path, capsys):
