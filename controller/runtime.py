@@ -2,7 +2,7 @@
 
 ``controller.npz`` (written by ``agents.export``) holds the network's arrays in the layout of
 :mod:`controller.network` and a JSON ``metadata`` string: the algorithm, the environment settings
-the policy was trained with (``env_kwargs``, observation kind, action mode, integrator) and the
+the policy was trained with (``env_kwargs``, observation, action mode, integrator) and the
 resolved settings of a deployed episode (:class:`~controller.episode.EpisodeSettings`). Nothing
 else is needed to use it: ``Controller.load(run_dir)`` then ``controller.parameter(observation)``.
 """
@@ -129,7 +129,7 @@ class Controller:
 
     @property
     def observation(self) -> str:
-        """The observation kind the policy was trained on ("summary", "full", "paper")."""
+        """The observation setting the policy was trained on ("summary", "full", "paper")."""
         return self.metadata.get("observation", "summary")
 
     @property

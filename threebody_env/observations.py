@@ -96,13 +96,13 @@ def summary_observation(systems: SystemBatch, actions: ActionMap) -> np.ndarray:
     return _features(systems, actions, SUMMARY_SIZE)
 
 
-def observation_space(kind: str, n_bodies: int) -> spaces.Box:
-    """The Box of one observation of ``kind`` ("summary", "full" or "paper") for ``n_bodies`` bodies."""
-    if kind == "paper":
+def observation_space(observation: str, n_bodies: int) -> spaces.Box:
+    """The Box of one ``observation`` ("summary", "full" or "paper", as the setting) for ``n_bodies`` bodies."""
+    if observation == "paper":
         if n_bodies != 3:
             raise ValueError(f"observation='paper' is defined for 3 bodies; the initial conditions have {n_bodies}")
         return spaces.Box(-_PAPER_BOUND, _PAPER_BOUND, shape=(13,), dtype=np.float32)
-    if kind == "summary":
+    if observation == "summary":
         return spaces.Box(-FEATURE_BOUND, FEATURE_BOUND, shape=(SUMMARY_SIZE,), dtype=np.float32)
     return spaces.Box(-FEATURE_BOUND, FEATURE_BOUND, shape=(6 * n_bodies + 6,), dtype=np.float32)
 
