@@ -82,6 +82,7 @@ def rollout_observations(model, env_kwargs: dict, n_envs: int = 64, n_intervals:
 
 
 @pytest.mark.parametrize("key", [*TRAINED, *FRESH])
+@pytest.mark.slow
 def test_controller_decides_as_sb3_predict_on_rollout_observations(policies, key):
     model, path = policies[key]
     controller = Controller.load(path)
@@ -136,6 +137,7 @@ def _compiled_parameter(policy, observation):
 
 
 @pytest.mark.parametrize("key", [*TRAINED, *FRESH])
+@pytest.mark.slow
 def test_onnx_graph_decides_as_the_numba_controller_on_rollout_observations(policies, key, tmp_path):
     """ONNX Runtime on the exported graph: the Numba controller's actions and parameters on >= 1e4 observations."""
     ort = pytest.importorskip("onnxruntime")
@@ -165,6 +167,7 @@ def test_onnx_graph_decides_as_the_numba_controller_on_rollout_observations(poli
         np.testing.assert_allclose(parameter, expected_parameter, rtol=1e-4)
 
 
+@pytest.mark.slow
 def test_export_cli_onnx_writes_a_graph_beside_each_controller(runs, tmp_path):
     run = tmp_path / "run"
     run.mkdir()
@@ -174,6 +177,7 @@ def test_export_cli_onnx_writes_a_graph_beside_each_controller(runs, tmp_path):
     assert sorted(p.name for p in run.iterdir()) == ["args.yml", "controller.npz", "controller.onnx", "model.zip"]
 
 
+@pytest.mark.slow
 def test_load_of_a_run_folder_gives_the_evaluated_model_and_the_final_one_stays_loadable(runs, tmp_path):
     """``Controller.load(run)`` is the controller of the model evaluate.py evaluates: best_model.zip's when present."""
     from agents.evaluation.runs import load_run
@@ -196,6 +200,7 @@ def test_load_of_a_run_folder_gives_the_evaluated_model_and_the_final_one_stays_
     np.testing.assert_array_equal(Controller.load(run).policy[1], final.policy[1])
 
 
+@pytest.mark.slow
 def test_run_folder_has_both_controllers_and_export_run_rewrites_them(runs):
     run = runs["dqn"]
     assert controller_path(run / "model.zip") == run / "controller.npz"
@@ -210,6 +215,7 @@ def test_run_folder_has_both_controllers_and_export_run_rewrites_them(runs):
     assert "6-64-64-4" in repr(controller)
 
 
+@pytest.mark.slow
 def test_importing_and_using_the_controller_leaves_torch_sb3_and_gymnasium_out(runs):
     code = f"""
 import sys
@@ -231,6 +237,7 @@ print(loaded)
 
 
 @pytest.mark.parametrize("key", ["dqn", "sac"])
+@pytest.mark.slow
 def test_deployed_episodes_end_as_the_environment_with_the_same_policy(policies, key):
     controller = Controller.load(policies[key][1])
     seeds = [2_000_000, 2_000_001, 2_000_002, 2_000_003]
@@ -258,6 +265,7 @@ def test_deployed_fixed_parameter_episodes_end_as_the_environment(env_kwargs):
         assert np.any(got.intervals < 60), "the error limit should end some episodes early"
 
 
+@pytest.mark.slow
 def test_bad_observations_are_named(runs):
     controller = Controller.load(runs["dqn"])
     with pytest.raises(ValueError, match=r"shape \(5,\); this controller expects \(6,\)"):
@@ -275,6 +283,7 @@ def test_bad_observations_are_named(runs):
     assert controller.parameter([0, 0, 0, 0, 0, 0]) == controller.parameter(np.zeros(6, dtype=np.float32))
 
 
+@pytest.mark.slow
 def test_missing_and_corrupt_files_give_one_clear_error(tmp_path, runs):
     with pytest.raises(FileNotFoundError, match="no controller at"):
         Controller.load(tmp_path)
@@ -300,6 +309,7 @@ def test_missing_and_corrupt_files_give_one_clear_error(tmp_path, runs):
         Controller.load(broken)
 
 
+@pytest.mark.slow
 def test_unsupported_policies_are_refused_by_name(tmp_path, runs):
     env_kwargs = ENV_KWARGS
     vec = make_sb3_vec_env(1, **env_kwargs)
@@ -323,6 +333,7 @@ def test_unsupported_policies_are_refused_by_name(tmp_path, runs):
         (run / "vecnormalize.pkl").unlink()
 
 
+@pytest.mark.slow
 def test_metadata_is_plain_json(policies):
     meta = Controller.load(policies["sac"][1]).metadata
     assert json.loads(json.dumps(meta)) == meta
