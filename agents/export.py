@@ -44,7 +44,7 @@ from agents.policies import LayerNormMlp
 from controller import Controller, controller_path
 from controller.network import ACTIVATIONS
 from threebody_env.actions import ActionMap
-from threebody_env.config import EnvConfig
+from threebody_env.config import EnvConfig, as_config, config_kwargs
 from threebody_env.deployment import episode_settings
 
 MODEL_FILES = ("model.zip", "best_model.zip")
@@ -110,15 +110,16 @@ def extract_layers(modules: list[torch.nn.Module], squash: bool) -> list[Layer]:
     return layers
 
 
-def controller_from_model(model: BaseAlgorithm, env_kwargs: dict[str, Any], *, env_id: str = "ThreeBody-v0",
-                          source: str | None = None) -> Controller:
+def controller_from_model(model: BaseAlgorithm, env_kwargs: EnvConfig | dict[str, Any], *,
+                          env_id: str = "ThreeBody-v0", source: str | None = None) -> Controller:
     """``model``'s deterministic policy as a :class:`~controller.Controller` (weights copied, float32).
 
-    ``env_kwargs``: the environment settings the controller acts in (``args.yml``'s for a run),
-    which fix the action map and the observation it expects. Raises ``ValueError`` for a policy the
-    controller cannot represent or settings that do not match the model's spaces.
+    ``env_kwargs``: the environment settings the controller acts in (``args.yml``'s for a run; an
+    ``EnvConfig`` or its keyword arguments), which fix the action map and the observation it expects.
+    Raises ``ValueError`` for a policy the controller cannot represent or settings that do not match
+    the model's spaces.
     """
-    config = EnvConfig(**env_kwargs)
+    config = as_config(env_kwargs)
     actions = ActionMap(config)
     layers = extract_layers(*policy_modules(model))
     n_obs = int(model.observation_space.shape[0])  # type: ignore[index]  # a flat Box: policy_modules checked it
@@ -133,7 +134,9 @@ def controller_from_model(model: BaseAlgorithm, env_kwargs: dict[str, Any], *, e
     if layers[-1].weight.shape[0] != n_out:
         raise ValueError(f"the last layer has {layers[-1].weight.shape[0]} outputs; the action needs {n_out}")
     metadata = {
-        "algo": _algo_name(model), "env_id": env_id, "env_kwargs": env_kwargs, "observation": config.observation,
+        "algo": _algo_name(model), "env_id": env_id,
+        "env_kwargs": config_kwargs(config) if isinstance(env_kwargs, EnvConfig) else env_kwargs,
+        "observation": config.observation,
         "action_mode": config.action_mode, "integrator": config.integrator, "param": config.method.param,
         "param_range": list(config.param_range), "source": source,
         "episode": episode_settings(config).to_dict() if config.cost == "force_evals" else None,

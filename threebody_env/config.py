@@ -137,6 +137,17 @@ class EnvConfig:
         return float(np.sqrt(lo * hi))
 
 
+def as_config(settings: EnvConfig | Mapping[str, Any] | None) -> EnvConfig:
+    """``settings`` as an :class:`EnvConfig`: the object itself when it is one (validated once, passed on
+    between stages), else one built from the keyword arguments (``None``: the defaults)."""
+    return settings if isinstance(settings, EnvConfig) else EnvConfig(**(settings or {}))
+
+
+def config_kwargs(config: EnvConfig) -> dict[str, Any]:
+    """``config`` as keyword arguments (every setting, explicit): for files and metadata, not between stages."""
+    return {f.name: getattr(config, f.name) for f in fields(config) if f.init}
+
+
 def setting_names() -> list[str]:
     """The names of every environment setting (the keyword arguments of ``EnvConfig`` and ``gym.make``)."""
     return [f.name for f in fields(EnvConfig) if f.init]
