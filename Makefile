@@ -48,7 +48,7 @@ bench:
 
 docs:
 	$(MAKE) EXTRAS=dev,docs setup
-	$(PY) -m mkdocs build --strict $(ARGS)
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict $(ARGS)
 
 clean:  ## also drops Numba caches, which miss edits to files a kernel inlines
 	rm -rf $(VENV) build site *.egg-info
