@@ -2,6 +2,7 @@
 #   make train   create .venv if missing, install the project, train the default agent
 #   make test    create .venv if missing, install the project with its test extras, run the tests
 #   make lint    ruff (lint, import order) and mypy on the packages listed in LINTED
+#   make docs    the documentation site (mkdocs-material, API reference from the docstrings) into site/
 # Extra arguments reach the scripts through ARGS, e.g. `make train ARGS="--algo ppo -n 50000"`.
 
 PYTHON ?= python3
@@ -16,7 +17,7 @@ LINTED := integrators controller threebody_env agents
 
 STAMP := $(VENV)/.installed-$(EXTRAS)
 
-.PHONY: train evaluate test lint bench setup clean
+.PHONY: train evaluate test lint bench docs setup clean
 
 setup: $(STAMP)
 
@@ -33,8 +34,9 @@ train: $(STAMP)
 evaluate: $(STAMP)
 	$(PY) evaluate.py $(ARGS)
 
+# The notebooks of examples/ run as tests too (nbmake), unless ARGS selects tests itself.
 test: $(STAMP)
-	$(PY) -m pytest $(ARGS)
+	$(PY) -m pytest $(if $(ARGS),$(ARGS),tests --nbmake examples)
 
 lint: $(STAMP)
 	$(PY) -m ruff check $(LINTED)
@@ -44,6 +46,10 @@ bench:
 	$(MAKE) EXTRAS=dev,bench setup
 	$(PY) benchmarks/bench_integrators.py $(ARGS)
 
+docs:
+	$(MAKE) EXTRAS=dev,docs setup
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict $(ARGS)
+
 clean:  ## also drops Numba caches, which miss edits to files a kernel inlines
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build site *.egg-info
 	find . -name __pycache__ -not -path "./.venv/*" -exec rm -rf {} +

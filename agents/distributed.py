@@ -94,7 +94,7 @@ class TaskError(RuntimeError):
 
 def _call_on_worker(function: Callable[..., Any], *args: Any) -> Any:
     """``function(*args)`` with Numba's threads matched to the worker's threads: more would
-    oversubscribe the cores the other workers use (measured: tasks 5-10x slower)."""
+    oversubscribe the cores the other workers use (docs/scaling.md)."""
     import numba
     from dask.distributed import get_worker
 

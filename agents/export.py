@@ -14,6 +14,8 @@ policies, gSDE, other activations, observation normalisation) raises ``ValueErro
 
 ``python -m agents.export RUN [RUN ...]`` writes ``controller.npz`` beside ``model.zip`` and
 ``best_controller.npz`` beside ``best_model.zip`` of each run folder; training does it at the end of a run.
+With ``--onnx`` it also writes each as an ONNX graph (``controller.onnx``, ``best_controller.onnx``;
+:mod:`controller.onnx_export`) for codes that call ONNX Runtime.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from agents.policies import LayerNormMlp
 from controller import Controller, controller_path
 from controller.network import ACTIVATIONS
 from threebody_env.actions import ActionMap
-from threebody_env.config import EnvConfig
+from threebody_env.config import EnvConfig, as_config, config_kwargs
 from threebody_env.deployment import episode_settings
 
 MODEL_FILES = ("model.zip", "best_model.zip")
@@ -108,15 +110,16 @@ def extract_layers(modules: list[torch.nn.Module], squash: bool) -> list[Layer]:
     return layers
 
 
-def controller_from_model(model: BaseAlgorithm, env_kwargs: dict[str, Any], *, env_id: str = "ThreeBody-v0",
-                          source: str | None = None) -> Controller:
+def controller_from_model(model: BaseAlgorithm, env_kwargs: EnvConfig | dict[str, Any], *,
+                          env_id: str = "ThreeBody-v0", source: str | None = None) -> Controller:
     """``model``'s deterministic policy as a :class:`~controller.Controller` (weights copied, float32).
 
-    ``env_kwargs``: the environment settings the controller acts in (``args.yml``'s for a run),
-    which fix the action map and the observation it expects. Raises ``ValueError`` for a policy the
-    controller cannot represent or settings that do not match the model's spaces.
+    ``env_kwargs``: the environment settings the controller acts in (``args.yml``'s for a run; an
+    ``EnvConfig`` or its keyword arguments), which fix the action map and the observation it expects.
+    Raises ``ValueError`` for a policy the controller cannot represent or settings that do not match
+    the model's spaces.
     """
-    config = EnvConfig(**env_kwargs)
+    config = as_config(env_kwargs)
     actions = ActionMap(config)
     layers = extract_layers(*policy_modules(model))
     n_obs = int(model.observation_space.shape[0])  # type: ignore[index]  # a flat Box: policy_modules checked it
@@ -131,7 +134,9 @@ def controller_from_model(model: BaseAlgorithm, env_kwargs: dict[str, Any], *, e
     if layers[-1].weight.shape[0] != n_out:
         raise ValueError(f"the last layer has {layers[-1].weight.shape[0]} outputs; the action needs {n_out}")
     metadata = {
-        "algo": _algo_name(model), "env_id": env_id, "env_kwargs": env_kwargs, "observation": config.observation,
+        "algo": _algo_name(model), "env_id": env_id,
+        "env_kwargs": config_kwargs(config) if isinstance(env_kwargs, EnvConfig) else env_kwargs,
+        "observation": config.observation,
         "action_mode": config.action_mode, "integrator": config.integrator, "param": config.method.param,
         "param_range": list(config.param_range), "source": source,
         "episode": episode_settings(config).to_dict() if config.cost == "force_evals" else None,
@@ -146,10 +151,11 @@ def export_model(model: BaseAlgorithm, env_kwargs: dict[str, Any], path: str | P
     return controller_from_model(model, env_kwargs, env_id=env_id, source=source).save(path)
 
 
-def export_run(run: str | Path) -> list[Path]:
+def export_run(run: str | Path, *, onnx: bool = False) -> list[Path]:
     """Export ``model.zip`` and ``best_model.zip`` of a run folder (those present) beside themselves.
 
-    Reads the algorithm, environment id and settings from the run's ``args.yml``.
+    Reads the algorithm, environment id and settings from the run's ``args.yml``. ``onnx``: write
+    each controller as ``<name>.onnx`` too (needs the ``onnx`` extra). Returns the files written.
     """
     run = Path(run)
     args_file = run / "args.yml"
@@ -168,8 +174,15 @@ def export_run(run: str | Path) -> list[Path]:
             model = ALGOS[algo].load(model_path, device="cpu")
         except Exception as error:  # a corrupt or foreign zip fails in many ways
             raise ValueError(f"cannot load {model_path} as a {algo} model: {error}") from None
-        written.append(export_model(model, env_kwargs, controller_path(model_path), env_id=args.get("env", ""),
-                                    source=model_path.name))
+        path = export_model(model, env_kwargs, controller_path(model_path), env_id=args.get("env", ""),
+                            source=model_path.name)
+        written.append(path)
+        if onnx:
+            try:
+                from controller.onnx_export import save_onnx  # the onnx package is an optional extra
+            except ModuleNotFoundError as error:
+                raise ValueError(f"--onnx needs the onnx package ({error}): pip install -e '.[onnx]'") from None
+            written.append(save_onnx(Controller.load(path), path.with_suffix(".onnx")))
     return written
 
 
@@ -247,10 +260,12 @@ def main(argv: list[str] | None = None) -> None:
     """``python -m agents.export RUN [RUN ...]``: write the controllers of run folders; errors exit 2 with one line."""
     parser = argparse.ArgumentParser(prog="python -m agents.export", description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", help="run folders (with args.yml and model.zip)")
+    parser.add_argument("--onnx", action="store_true",
+                        help="also write each controller as an ONNX graph (controller.onnx; needs the onnx extra)")
     args = parser.parse_args(argv)
     for run in args.runs:
         try:
-            for path in export_run(run):
+            for path in export_run(run, onnx=args.onnx):
                 print(f"Wrote {path}")
         except (FileNotFoundError, ValueError) as error:
             print(f"error: {error}", file=sys.stderr)

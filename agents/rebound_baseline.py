@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -24,7 +24,7 @@ from gymnasium.vector import AutoresetMode
 import integrators
 from agents.rollout import EpisodeTrace, RolloutResult
 from threebody_env import ThreeBodyVectorEnv
-from threebody_env.config import EnvConfig
+from threebody_env.config import EnvConfig, as_config
 
 IAS15_NAME = "REBOUND IAS15"
 _BUDGET_CHECK_EVERY = 4096  # force evaluations between step-budget checks in the counting run
@@ -115,17 +115,19 @@ def _timed(pos: np.ndarray, vel: np.ndarray, mass: np.ndarray, config: EnvConfig
     return time.perf_counter() - start
 
 
-def rollout_ias15(seeds: Sequence[int], *, env_kwargs: dict[str, Any] | None = None, n_intervals: int = 300,
+def rollout_ias15(seeds: Sequence[int], *, env_kwargs: EnvConfig | dict[str, Any] | None = None, n_intervals: int = 300,
                   name: str = IAS15_NAME, n_traces: int = 0) -> RolloutResult:
     """IAS15 episodes from the initial conditions of ``seeds``, as a :class:`RolloutResult`.
 
-    The environment settings give the interval, softening, error limit and step budget. Episodes
+    The environment settings (an ``EnvConfig`` or its keyword arguments) give the interval, softening,
+    error limit and step budget. Episodes
     have no reward and no time-step parameter: ``episode_return``, ``mean_log_param`` and the
     traces' ``param`` are NaN.
     """
-    kwargs = {**(env_kwargs or {}), "record_wall_time": True}
-    config = EnvConfig(**kwargs)
-    env = ThreeBodyVectorEnv(num_envs=len(seeds), autoreset_mode=AutoresetMode.DISABLED, **kwargs)
+    config = as_config(env_kwargs)
+    if not config.record_wall_time:
+        config = replace(config, record_wall_time=True)
+    env = ThreeBodyVectorEnv(num_envs=len(seeds), autoreset_mode=AutoresetMode.DISABLED, config=config)
     env.reset(seed=[int(s) for s in seeds])
     s = env.systems
     episodes = []

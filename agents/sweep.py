@@ -88,7 +88,25 @@ class SweepSpec:
         if evaluate or n_ics < 1 or n_intervals < 1:
             raise ValueError(f"{path}: 'evaluate' takes n_ics >= 1 and n_intervals >= 1 only")
         output = Path(doc.get("output") or Path("sweeps") / path.stem)
-        return cls(output, train, grid, n_ics, n_intervals)
+        spec = cls(output, train, grid, n_ics, n_intervals)
+        spec.check_points(path)
+        return spec
+
+    def check_points(self, path: Path) -> None:
+        """Check the names of every point's environment settings and hyperparameters before any point runs:
+        a misspelt grid key (``env_kwargs.cost_wieght``) fails here once, not in every point. Values are
+        checked when a point runs, and a bad one fails that point only."""
+        from agents.training import TrainArgs, load_hyperparams
+        from threebody_env.config import check_setting_names
+
+        for point in self.points():
+            settings = train_settings(self, point)
+            try:
+                check_setting_names(settings.get("env_kwargs") or {})
+                load_hyperparams(settings.get("algo", TrainArgs.algo), settings.get("env", TrainArgs.env),
+                                 settings.get("hyperparams") or {})
+            except (ValueError, FileNotFoundError, KeyError) as exc:
+                raise ValueError(f"{path}: point {point_name(point)}: {exc}") from None
 
     def points(self) -> list[dict[str, Any]]:
         """Every combination of the grid, as {dotted key: value}, in file order."""
@@ -224,23 +242,24 @@ def plot_sweep(spec: SweepSpec, rows: Sequence[Mapping[str, Any]], fixed: Sequen
     evaluations, labelled by its settings, over the fixed actions' curve."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(8, 5.5), dpi=110)
+    fig = Figure(figsize=(10, 5.5), dpi=110)
     ax = fig.add_subplot()
     if fixed:
         ax.plot([f.force_evals_total for f in fixed], [f.final_error.median.value for f in fixed], "o-",
                 color="grey", ms=4, lw=1, label="fixed actions")
     done = [r for r in rows if r.get("status") == "done"]
-    for row in done:
-        ax.plot(row["force_evals_total"], row["final_error_median"], "*", ms=12)
-        ax.annotate(point_name({k: row[k] for k in spec.grid}), (row["force_evals_total"], row["final_error_median"]),
-                    fontsize=7, xytext=(4, 4), textcoords="offset points")
+    for number, row in enumerate(done, start=1):  # a number beside each point, its settings in the legend
+        ax.plot(row["force_evals_total"], row["final_error_median"], "*", ms=12,
+                label=f"{number}: {point_name({k: row[k] for k in spec.grid})}")
+        ax.annotate(str(number), (row["force_evals_total"], row["final_error_median"]), fontsize=8,
+                    xytext=(5, 3), textcoords="offset points")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel(f"total force evaluations ({spec.n_ics} test initial conditions x {spec.n_intervals} intervals)")
     ax.set_ylabel("median final |dE/E0|")
     failed = len(rows) - len(done)
     ax.set_title(f"sweep {spec.output.name}: {len(done)} points" + (f", {failed} failed" if failed else ""))
-    ax.legend(loc="best", fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=7, borderaxespad=0.0)
     fig.tight_layout()
     path = spec.output / "sweep.png"
     fig.savefig(path)

@@ -10,6 +10,7 @@ from typing import Any, NoReturn
 from agents.algorithms import ALGOS
 from agents.policies import OPTIMIZERS
 from agents.training import TrainArgs, prepare, train
+from threebody_env.config import settings_help
 
 
 def parse_key_values(items: list[str], flag: str) -> dict[str, Any]:
@@ -35,7 +36,9 @@ class OneLineErrorParser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineErrorParser(
-        prog="train.py", description="Train an agent that chooses the integrator's time-step parameter."
+        prog="train.py", description="Train an agent that chooses the integrator's time-step parameter.",
+        epilog="environment settings for --env-kwargs (name=default; see docs/environment.md):\n" + settings_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--algo", default="dqn", choices=sorted(ALGOS), help="RL algorithm (default: dqn)")
     parser.add_argument("--env", default="ThreeBody-v0", help="environment id (ThreeBody-v0 or ThreeBodyContinuous-v0)")

@@ -85,10 +85,7 @@ def env_action_mode(env_id: str, env_kwargs: dict[str, Any]) -> str:
 def resolve_env_kwargs(env_id: str, env_kwargs: dict[str, Any]) -> dict[str, Any]:
     """The id's registered settings updated by ``env_kwargs``, validated by building an ``EnvConfig``."""
     kwargs = {**gym.registry[env_id].kwargs, **env_kwargs}
-    try:
-        EnvConfig(**kwargs)
-    except TypeError as error:
-        raise ValueError(f"bad --env-kwargs: {error}") from None
+    EnvConfig(**kwargs)  # ValueError naming a bad value, or a misspelt setting with the nearest names
     return kwargs
 
 

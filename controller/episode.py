@@ -18,7 +18,7 @@ import numpy as np
 from numba import njit
 
 import integrators
-from controller.features import SUMMARY_SIZE, system_features
+from controller.features import SUMMARY_SIZE, reset_scales, system_features
 from controller.network import NOT_FINITE, OK, decide_into, scratch
 from integrators import energy_kernel, pairwise_timescale
 
@@ -82,24 +82,7 @@ def _episode(policy, controlled, fixed_param, pos, vel, mass, n_intervals, metho
     energy0 = energy_kernel(pos, vel, mass, eps2)
     length_scale = speed_scale = reference_cost = cost = 1.0
     if controlled:  # what the observation needs from reset: scales and the reference cost
-        n = pos.shape[0]
-        total = 0.0
-        for i in range(n):
-            total += mass[i]
-        com = np.zeros(3)
-        for i in range(n):
-            for k in range(3):
-                com[k] += mass[i] * pos[i, k]
-        for k in range(3):
-            com[k] /= total
-        moment = 0.0
-        for i in range(n):
-            r2 = 0.0
-            for k in range(3):
-                r2 += (pos[i, k] - com[k]) ** 2
-            moment += mass[i] * r2
-        length_scale = np.sqrt(moment / total)
-        speed_scale = np.sqrt(total / length_scale)
+        length_scale, speed_scale = reset_scales(pos, mass)
         _, reference_evals, _ = integrators.evolve_kernel(method_id, pos.copy(), vel.copy(), mass, interval,
                                                           cost_reference_param, softening, max_steps)
         reference_cost = float(max(reference_evals, 1))

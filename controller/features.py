@@ -65,3 +65,27 @@ def system_features(pos, vel, mass, timescale, length_scale, speed_scale, interv
     out[base + 3] = _bounded(2.0 * (np.log10(param) - log_low) / (log_high - log_low) - 1.0)
     out[base + 4] = _bounded(np.log10(max(cost, 1e-300) / reference_cost))
     out[base + 5] = _bounded(log_error_feature(energy_error))
+
+
+@njit(cache=True, error_model="numpy")
+def reset_scales(pos, mass):
+    """(length scale, speed scale) of a system at reset: its RMS radius about the centre of mass and
+    sqrt(G M / radius), the units of the full observation's positions and velocities (float, float)."""
+    n = pos.shape[0]
+    total = 0.0
+    for i in range(n):
+        total += mass[i]
+    com = np.zeros(3)
+    for i in range(n):
+        for k in range(3):
+            com[k] += mass[i] * pos[i, k]
+    for k in range(3):
+        com[k] /= total
+    moment = 0.0
+    for i in range(n):
+        r2 = 0.0
+        for k in range(3):
+            r2 += (pos[i, k] - com[k]) ** 2
+        moment += mass[i] * r2
+    length_scale = np.sqrt(moment / total)
+    return length_scale, np.sqrt(total / length_scale)

@@ -2,7 +2,7 @@
 
 ``controller.npz`` (written by ``agents.export``) holds the network's arrays in the layout of
 :mod:`controller.network` and a JSON ``metadata`` string: the algorithm, the environment settings
-the policy was trained with (``env_kwargs``, observation kind, action mode, integrator) and the
+the policy was trained with (``env_kwargs``, observation, action mode, integrator) and the
 resolved settings of a deployed episode (:class:`~controller.episode.EpisodeSettings`). Nothing
 else is needed to use it: ``Controller.load(run_dir)`` then ``controller.parameter(observation)``.
 """
@@ -17,12 +17,16 @@ from typing import Any
 import numpy as np
 from numpy.typing import DTypeLike
 
+from controller.episode import EpisodeSettings
 from controller.network import BAD_SHAPE, OK, decide_batch, decide_into, scratch
+from controller.observer import Observer
 
 FORMAT = "threebody-controller/1"
 #: The arrays of a controller file, in the order of the policy tuple (see :mod:`controller.network`).
 ARRAYS = ("sizes", "weights", "biases", "norm_weights", "norm_biases", "activations", "norm_eps", "values", "log_range")
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+#: A run folder's controllers in order of preference: the one of ``best_model.zip``, then the final model's.
+RUN_CONTROLLERS = ("best_controller.npz", "controller.npz")
 
 
 def controller_path(model_path: str | Path) -> Path:
@@ -67,14 +71,19 @@ class Controller:
 
     @classmethod
     def load(cls, path: str | Path, dtype: DTypeLike = np.float32) -> Controller:
-        """Load from a ``.npz``, a run folder (its ``controller.npz``) or an SB3 model file (the
-        controller beside it). ``dtype``: the precision of the forward pass (float32 as trained, or float64).
+        """Load from a ``.npz``, a run folder or an SB3 model file (the controller beside it).
+
+        A run folder gives the controller of the model ``evaluate.py`` evaluates: ``best_controller.npz``
+        (the model selected on validation) when present, else ``controller.npz`` (the final model, which
+        stays loadable by its own path). ``dtype``: the precision of the forward pass (float32 as
+        trained, or float64).
 
         Raises ``FileNotFoundError`` for a missing file and ``ValueError`` for one that is not a controller.
         """
         path = Path(path)
         if path.is_dir():
-            path = path / "controller.npz"
+            present = [path / name for name in RUN_CONTROLLERS if (path / name).is_file()]
+            path = present[0] if present else path / RUN_CONTROLLERS[-1]
         elif path.suffix == ".zip":
             path = controller_path(path)
         if not path.is_file():
@@ -120,8 +129,21 @@ class Controller:
 
     @property
     def observation(self) -> str:
-        """The observation kind the policy was trained on ("summary", "full", "paper")."""
+        """The observation setting the policy was trained on ("summary", "full", "paper")."""
         return self.metadata.get("observation", "summary")
+
+    @property
+    def episode_settings(self) -> EpisodeSettings:
+        """The settings of an episode in the environment the policy was trained in (integrator, interval, ...)."""
+        values = self.metadata.get("episode")
+        if not values:
+            raise ValueError("this controller's metadata has no episode settings (trained with cost='wall_time'?)")
+        return EpisodeSettings.from_dict(values)
+
+    def observer(self, pos: np.ndarray, vel: np.ndarray, mass: np.ndarray) -> Observer:
+        """An :class:`~controller.observer.Observer` of the system (pos, vel, mass) at reset, in this
+        controller's episode settings: it builds the observations to pass to :meth:`parameter` from your own loop."""
+        return Observer(self.episode_settings, pos, vel, mass)
 
     def __repr__(self) -> str:
         layers = "-".join(str(int(s)) for s in self.policy[0])

@@ -82,6 +82,7 @@ def rollout_observations(model, env_kwargs: dict, n_envs: int = 64, n_intervals:
 
 
 @pytest.mark.parametrize("key", [*TRAINED, *FRESH])
+@pytest.mark.slow
 def test_controller_decides_as_sb3_predict_on_rollout_observations(policies, key):
     model, path = policies[key]
     controller = Controller.load(path)
@@ -135,6 +136,71 @@ def _compiled_parameter(policy, observation):
     return parameter if status == 0 else -1.0
 
 
+@pytest.mark.parametrize("key", [*TRAINED, *FRESH])
+@pytest.mark.slow
+def test_onnx_graph_decides_as_the_numba_controller_on_rollout_observations(policies, key, tmp_path):
+    """ONNX Runtime on the exported graph: the Numba controller's actions and parameters on >= 1e4 observations."""
+    ort = pytest.importorskip("onnxruntime")
+    from controller.onnx_export import METADATA_KEY, save_onnx
+
+    model, path = policies[key]
+    controller = Controller.load(path)
+    obs = rollout_observations(model, controller.metadata["env_kwargs"])
+    assert obs.shape[0] >= 10_000
+    session = ort.InferenceSession(str(save_onnx(controller, tmp_path / "controller.onnx")),
+                                   providers=["CPUExecutionProvider"])
+    assert json.loads(session.get_modelmeta().custom_metadata_map[METADATA_KEY]) == controller.metadata
+    action, parameter = session.run(["action", "parameter"], {"observation": obs.astype(np.float32)})
+    assert parameter.dtype == np.float64 and parameter.shape == (obs.shape[0],)
+    expected, expected_parameter = controller.actions(obs), controller.parameters(obs)
+    if controller.discrete:
+        assert action.dtype == np.int64
+        differ = np.flatnonzero(action != expected)
+        if differ.size:  # only near-ties may differ: the two runtimes sum the dense layers in different orders
+            top_two = np.sort(_network_outputs(model, controller.metadata["algo"], obs[differ]), axis=1)[:, -2:]
+            assert np.all(top_two[:, 1] - top_two[:, 0] <= 1e-5 * np.maximum(1.0, np.abs(top_two[:, 1])))
+        assert differ.size <= obs.shape[0] // 1000, f"{differ.size} of {obs.shape[0]} decisions differ"
+        same = action == expected
+        np.testing.assert_array_equal(parameter[same], expected_parameter[same])
+    else:
+        np.testing.assert_allclose(action, expected[:, 0], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(parameter, expected_parameter, rtol=1e-4)
+
+
+@pytest.mark.slow
+def test_export_cli_onnx_writes_a_graph_beside_each_controller(runs, tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    for name in ("args.yml", "model.zip"):
+        (run / name).write_bytes((runs["dqn"] / name).read_bytes())
+    export_main([str(run), "--onnx"])
+    assert sorted(p.name for p in run.iterdir()) == ["args.yml", "controller.npz", "controller.onnx", "model.zip"]
+
+
+@pytest.mark.slow
+def test_load_of_a_run_folder_gives_the_evaluated_model_and_the_final_one_stays_loadable(runs, tmp_path):
+    """``Controller.load(run)`` is the controller of the model evaluate.py evaluates: best_model.zip's when present."""
+    from agents.evaluation.runs import load_run
+
+    run = tmp_path / "run"
+    run.mkdir()
+    final_run, best_run = runs["dqn"], runs["dqn-adamp"]  # two different networks stand for the final and best
+    for name, source in {"args.yml": final_run / "args.yml", "model.zip": final_run / "model.zip",
+                         "controller.npz": final_run / "controller.npz", "best_model.zip": best_run / "model.zip",
+                         "best_controller.npz": best_run / "controller.npz"}.items():
+        (run / name).write_bytes(source.read_bytes())
+    evaluated = load_run(run).model_path
+    assert evaluated == run / "best_model.zip"
+    deployed, best, final = (Controller.load(p) for p in (run, controller_path(evaluated), run / "controller.npz"))
+    assert deployed.policy[6].max() > 0 and final.policy[6].max() == 0  # AdamP's LayerNorm network vs the default
+    for a, b in zip(deployed.policy, best.policy, strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(Controller.load(run / "model.zip").policy[1], final.policy[1])
+    (run / "best_controller.npz").unlink()  # a run without validation has only the final model
+    np.testing.assert_array_equal(Controller.load(run).policy[1], final.policy[1])
+
+
+@pytest.mark.slow
 def test_run_folder_has_both_controllers_and_export_run_rewrites_them(runs):
     run = runs["dqn"]
     assert controller_path(run / "model.zip") == run / "controller.npz"
@@ -149,6 +215,7 @@ def test_run_folder_has_both_controllers_and_export_run_rewrites_them(runs):
     assert "6-64-64-4" in repr(controller)
 
 
+@pytest.mark.slow
 def test_importing_and_using_the_controller_leaves_torch_sb3_and_gymnasium_out(runs):
     code = f"""
 import sys
@@ -170,6 +237,7 @@ print(loaded)
 
 
 @pytest.mark.parametrize("key", ["dqn", "sac"])
+@pytest.mark.slow
 def test_deployed_episodes_end_as_the_environment_with_the_same_policy(policies, key):
     controller = Controller.load(policies[key][1])
     seeds = [2_000_000, 2_000_001, 2_000_002, 2_000_003]
@@ -197,6 +265,7 @@ def test_deployed_fixed_parameter_episodes_end_as_the_environment(env_kwargs):
         assert np.any(got.intervals < 60), "the error limit should end some episodes early"
 
 
+@pytest.mark.slow
 def test_bad_observations_are_named(runs):
     controller = Controller.load(runs["dqn"])
     with pytest.raises(ValueError, match=r"shape \(5,\); this controller expects \(6,\)"):
@@ -214,6 +283,7 @@ def test_bad_observations_are_named(runs):
     assert controller.parameter([0, 0, 0, 0, 0, 0]) == controller.parameter(np.zeros(6, dtype=np.float32))
 
 
+@pytest.mark.slow
 def test_missing_and_corrupt_files_give_one_clear_error(tmp_path, runs):
     with pytest.raises(FileNotFoundError, match="no controller at"):
         Controller.load(tmp_path)
@@ -239,6 +309,7 @@ def test_missing_and_corrupt_files_give_one_clear_error(tmp_path, runs):
         Controller.load(broken)
 
 
+@pytest.mark.slow
 def test_unsupported_policies_are_refused_by_name(tmp_path, runs):
     env_kwargs = ENV_KWARGS
     vec = make_sb3_vec_env(1, **env_kwargs)
@@ -262,6 +333,7 @@ def test_unsupported_policies_are_refused_by_name(tmp_path, runs):
         (run / "vecnormalize.pkl").unlink()
 
 
+@pytest.mark.slow
 def test_metadata_is_plain_json(policies):
     meta = Controller.load(policies["sac"][1]).metadata
     assert json.loads(json.dumps(meta)) == meta

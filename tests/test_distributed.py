@@ -46,6 +46,7 @@ def _rows_without_wall_time(path):
         return [{k: v for k, v in row.items() if "wall_time" not in k} for row in csv.DictReader(f)]
 
 
+@pytest.mark.slow
 def test_local_cluster_reproduces_the_local_evaluation_table(client, trained_run, tmp_path):
     """evaluate.py --scheduler gives the same episodes and summary as a local run (3 chunks of 4 ICs)."""
     common = [str(trained_run), "--n-ics", "12", "--n-intervals", "30", "--batch-size", "4", "--no-reference",
@@ -62,6 +63,7 @@ def test_local_cluster_reproduces_the_local_evaluation_table(client, trained_run
     assert local_json["comparison"]["force_evals"] == remote_json["comparison"]["force_evals"]  # wall time varies
 
 
+@pytest.mark.slow
 def test_model_travels_as_bytes(client, trained_run, tmp_path):
     """A policy spec shipped with its model's bytes runs where the file does not exist."""
     run = evaluation.load_run(trained_run)
@@ -77,6 +79,7 @@ def test_model_travels_as_bytes(client, trained_run, tmp_path):
     np.testing.assert_array_equal(result.force_evals, expected.force_evals)
 
 
+@pytest.mark.slow
 def test_a_failing_task_is_reported_with_its_seeds(client):
     """A chunk that raises on a worker surfaces as RuntimeError naming the method and seed range."""
     bad = evaluation.MethodSpec("broken policy", "policy", model_path="/nonexistent/model.zip", algo="dqn")
@@ -86,6 +89,7 @@ def test_a_failing_task_is_reported_with_its_seeds(client):
         run_chunks_on_dask(client, [(bad, seeds, settings, 0)])
 
 
+@pytest.mark.slow
 def test_sweep_reports_failures_and_skips_finished_points(client, tmp_path):
     """A point with an invalid setting fails with its message; a rerun keeps finished points as they are."""
     spec_file = tmp_path / "sweep.yml"
@@ -117,6 +121,10 @@ def test_sweep_reports_failures_and_skips_finished_points(client, tmp_path):
     ({"train": {"algo": "dqn"}}, "non-empty 'grid'"),
     ({"grid": {"seed": []}}, "non-empty list"),
     ({"grid": {"learning_rate": [1e-3]}}, "not a train.py setting"),
+    ({"grid": {"seed": [0, 1], "env_kwargs.cost_wieght": [1e-4]}},
+     "point cost_wieght=0.0001,seed=0: .*did you mean cost_weight"),
+    ({"train": {"algo": "ppo"}, "grid": {"hyperparams.learnin_rate": [1e-3]}},
+     r"unknown hyperparameter\(s\) \['learnin_rate'\]"),
     ({"grid": {"seed": [0]}, "evaluate": {"n_ics": 0}}, "n_ics >= 1"),
 ])
 def test_bad_sweep_files_are_rejected(tmp_path, content, message):

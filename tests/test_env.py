@@ -636,6 +636,24 @@ def test_render_rgb_array(monkeypatch):
     env.close()
 
 
+def test_render_shows_the_applied_parameters_only_and_a_point_at_reset(monkeypatch):
+    """The parameter panel has one step per interval (the value applied), none for reset's placeholder;
+    the error panel marks the current error from the first frame on; times are labelled in N-body units."""
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    env = make_env(render_mode="rgb_array")
+    env.reset(seed=0)
+    env.render()
+    panels = env._renderer._panels
+    assert panels.param_steps.get_data().values.size == 0
+    assert panels.error_now.get_xydata().shape == (1, 2) and "N-body" in panels.orbit.get_title()
+    applied = [env.step(action)[4]["param"] for action in (CHEAP, 5, 0)]
+    env.render()
+    assert env._renderer._panels is panels  # updated in place, not rebuilt
+    np.testing.assert_array_equal(panels.param_steps.get_data().values, applied)
+    np.testing.assert_array_equal(panels.param_steps.get_data().edges, np.arange(4) * env.config.interval)
+    env.close()
+
+
 def test_render_without_mode_warns_and_returns_none():
     env = make_env()
     env.reset(seed=0)

@@ -58,6 +58,7 @@ def _fixed_start(pos, vel, mass, eps2, dt):
 _run_fixed = make_driver(StepKind(_fixed_start, _FIXED.step, fixed_step=True))
 
 
+@pytest.mark.slow
 def test_fixed_step_convergence_order_is_15():
     """One period of an e = 0.4 Kepler orbit in 9 to 21 steps: errors 1e-8 .. 1e-13, above
     round-off, fall as the 15th power of the step."""

@@ -312,10 +312,19 @@ def test_batch_matches_kernel_bitwise(method):
 def test_methods_table():
     assert list(METHODS) == ["hermite", "hermite_aarseth", "adaptive_leapfrog", "dopri5",
                              "leapfrog", "yoshida4", "rk4", "ias15", "ias15_global"]
+    # Force evaluations per step tell the schemes apart: id i must run row i's scheme, not a neighbour's.
+    evals_per_steps = {"hermite": lambda s: s + 1, "hermite_aarseth": lambda s: s + 1,
+                       "adaptive_leapfrog": lambda s: s + 1, "dopri5": lambda s: 6 * s + 1, "leapfrog": lambda s: s + 1,
+                       "yoshida4": lambda s: 3 * s + 1, "rk4": lambda s: 4 * s, "ias15": None, "ias15_global": None}
+    pythagorean = np.array([[1.0, 3.0, 0.0], [-2.0, -1.0, 0.0], [1.0, -1.0, 0.0]]), np.zeros((3, 3)), np.arange(3.0, 6.0)
     for i, info in enumerate(METHODS.values()):
-        assert info.method_id == i
+        pos, vel, mass = (a.copy() for a in pythagorean)
+        steps, evals, _ = integrators.evolve_kernel(info.method_id, pos, vel, mass, 0.3, info.default, 0.0, 100_000)
+        expected = evals_per_steps[info.name]
+        assert evals == expected(steps) if expected else evals > 7 * steps, (i, info.name, steps, evals)
         assert info.param_range[0] < info.default < info.param_range[1]
-        assert info.param == {"variable": info.param, "fixed": "dt"}[info.kind]
+        assert (info.param == "dt") == (info.kind == "fixed")
+    assert [info.param for info in METHODS.values()] == ["eta"] * 3 + ["tol"] + ["dt"] * 3 + ["epsilon"] * 2
     assert METHODS["hermite"].default == 0.03
 
 

@@ -18,6 +18,7 @@ from stable_baselines3.common.buffers import NStepReplayBuffer
 from agents.algorithms import ALGOS
 from agents.train_cli import main
 from agents.training import FAILED_MARKER, create_run_dir, evaluate_policy_kwargs
+from threebody_env.config import EnvConfig, setting_names
 
 #: A few hundred steps; large time-step parameters only, so that untrained policies integrate cheaply.
 TINY = ["-n", "128", "--n-envs", "4", "--eval-freq", "0", "--no-progress", "--env-kwargs", "param_range:(0.01,0.1)"]
@@ -45,6 +46,7 @@ def train(tmp_path: Path, algo: str = "dqn", env: str = "ThreeBody-v0", *extra: 
     [("ppo", "ThreeBody-v0"), ("a2c", "ThreeBody-v0"),  # dqn: the run-folder tests
      ("sac", "ThreeBodyContinuous-v0"), ("td3", "ThreeBodyContinuous-v0"), ("ppo", "ThreeBodyContinuous-v0")],
 )
+@pytest.mark.slow
 def test_each_algorithm_trains_saves_and_loads(tmp_path, algo, env):
     run = train(tmp_path, algo, env)
     model = ALGOS[algo].load(run / "model.zip", device="cpu")
@@ -53,6 +55,7 @@ def test_each_algorithm_trains_saves_and_loads(tmp_path, algo, env):
     assert len(actions) == 3
 
 
+@pytest.mark.slow
 def test_run_folder_has_the_promised_files_and_training_continues(tmp_path, capsys):
     run = train(tmp_path, "dqn", "ThreeBody-v0", *VALIDATE)
     assert run == tmp_path / "dqn" / "ThreeBody-v0_1"
@@ -83,6 +86,7 @@ def test_run_folder_has_the_promised_files_and_training_continues(tmp_path, caps
     assert yaml.safe_load((second / "config.yml").read_text())["n_steps"] == 2
 
 
+@pytest.mark.slow
 def test_n_step_dqn_trains_and_loads_without_warnings(tmp_path):
     """The yml's n_steps: 3 gives DQN a 3-step buffer, and neither training nor loading warns about it."""
     with warnings.catch_warnings():
@@ -97,6 +101,7 @@ def parameters(run: Path) -> dict[str, torch.Tensor]:
     return ALGOS["dqn"].load(run / "model.zip", device="cpu").policy.state_dict()
 
 
+@pytest.mark.slow
 def test_the_seed_determines_the_parameters(tmp_path):
     a = parameters(train(tmp_path, "dqn", "ThreeBody-v0", "--seed", "3"))
     b = parameters(train(tmp_path, "dqn", "ThreeBody-v0", "--seed", "3"))
@@ -105,6 +110,7 @@ def test_the_seed_determines_the_parameters(tmp_path):
     assert not all(torch.equal(a[k], c[k]) for k in a)
 
 
+@pytest.mark.slow
 def test_adamp_trains_a_layernorm_network_reproducibly(tmp_path):
     runs = [train(tmp_path, "dqn", "ThreeBody-v0", "--optimizer", "adamp") for _ in range(2)]
     a, b = (parameters(run) for run in runs)
@@ -126,7 +132,7 @@ def test_adamp_trains_a_layernorm_network_reproducibly(tmp_path):
         (["--algo", "dqn", "--env", "ThreeBodyContinuous-v0"], "dqn cannot drive a continuous"),
         (["-i", "missing.zip"], "no model to continue from"),
         (["--env-kwargs", "integrator:nonsense"], "integrator='nonsense' is unknown"),
-        (["--env-kwargs", "no_such_setting:1"], "bad --env-kwargs"),
+        (["--env-kwargs", "no_such_setting:1"], "unknown environment setting 'no_such_setting'"),
         (["--env-kwargs", "novalue"], "key:value"),
         (["-params", "no_such_param:1"], "unknown hyperparameter"),
         (["-params", "learning_rate:fast"], "learning_rate"),
@@ -149,6 +155,7 @@ def test_adamp_trains_a_layernorm_network_reproducibly(tmp_path):
         (["-params", "policy_kwargs:dict(a=torch.load('x'))"], "torch.load('x') is not allowed"),
         (["--device", "banana"], "--device 'banana'"),
         (["--env-kwargs", "max_integrator_steps:1180591620717411303424"], "max_integrator_steps="),
+        (["--env-kwargs", "cost_wieght:0.001"], "unknown environment setting 'cost_wieght': did you mean cost_weight?"),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(tmp_path, capsys, argv, message):
@@ -158,6 +165,14 @@ def test_bad_arguments_exit_2_with_one_line(tmp_path, capsys, argv, message):
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "dqn").exists()
+
+
+def test_help_lists_every_environment_setting_with_its_default(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    for name in setting_names():
+        assert f"  {name}={getattr(EnvConfig, name)!r}" in out, name
 
 
 def test_log_folder_on_a_file_exits_2_before_any_work(tmp_path, capsys):

@@ -280,3 +280,20 @@ def test_system_batch_declares_every_named_row_as_a_view():
     for rows, names in ((batch.floats, FLOAT_FIELDS), (batch.counts, COUNT_FIELDS)):
         for k, name in enumerate(names):
             assert np.shares_memory(getattr(batch, name), rows[k]), name
+
+
+def test_a_validated_config_travels_as_the_object_itself():
+    """Stages pass an EnvConfig on instead of rebuilding it from keywords; the results are the keywords' own."""
+    from agents.baselines import FixedActionPolicy
+    from agents.rollout import rollout
+    from threebody_env.config import EnvConfig
+
+    config = EnvConfig(param_range=(0.01, 0.1))
+    assert ThreeBodyVectorEnv(num_envs=2, config=config).config is config
+    with pytest.raises(ValueError, match="not both"):
+        ThreeBodyVectorEnv(num_envs=2, config=config, reward="interval")
+    policy = FixedActionPolicy(1, "fixed")
+    by_object = rollout(policy, [5, 6], env_kwargs=config, n_intervals=8)
+    by_keywords = rollout(policy, [5, 6], env_kwargs={"param_range": (0.01, 0.1)}, n_intervals=8)
+    np.testing.assert_array_equal(by_object.final_energy_error, by_keywords.final_energy_error)
+    np.testing.assert_array_equal(by_object.force_evals, by_keywords.force_evals)

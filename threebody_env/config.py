@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -62,6 +63,12 @@ class EnvConfig:
     max_integrator_steps: int = 500_000
     method: integrators.MethodInfo = field(init=False, repr=False)
     sampler: Sampler = field(init=False, repr=False)
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> EnvConfig:
+        """Refuse a misspelt setting with a ``ValueError`` naming the nearest ones (before the dataclass's
+        own ``__init__``, whose ``TypeError`` would name no alternative)."""
+        check_setting_names(kwargs)
+        return super().__new__(cls)
 
     def __post_init__(self) -> None:
         if self.integrator not in integrators.METHODS:
@@ -128,6 +135,37 @@ class EnvConfig:
         """The geometric middle of ``param_range``: one interval at it is the reward's unit of cost."""
         lo, hi = self.param_range
         return float(np.sqrt(lo * hi))
+
+
+def as_config(settings: EnvConfig | Mapping[str, Any] | None) -> EnvConfig:
+    """``settings`` as an :class:`EnvConfig`: the object itself when it is one (validated once, passed on
+    between stages), else one built from the keyword arguments (``None``: the defaults)."""
+    return settings if isinstance(settings, EnvConfig) else EnvConfig(**(settings or {}))
+
+
+def config_kwargs(config: EnvConfig) -> dict[str, Any]:
+    """``config`` as keyword arguments (every setting, explicit): for files and metadata, not between stages."""
+    return {f.name: getattr(config, f.name) for f in fields(config) if f.init}
+
+
+def setting_names() -> list[str]:
+    """The names of every environment setting (the keyword arguments of ``EnvConfig`` and ``gym.make``)."""
+    return [f.name for f in fields(EnvConfig) if f.init]
+
+
+def check_setting_names(names: Iterable[str]) -> None:
+    """``ValueError`` for the first name that is not an environment setting, with the nearest names."""
+    known = setting_names()
+    for name in names:
+        if name not in known:
+            close = difflib.get_close_matches(str(name), known, n=3, cutoff=0.6)
+            hint = f"did you mean {' or '.join(close)}?" if close else f"the settings are {', '.join(known)}"
+            raise ValueError(f"unknown environment setting {name!r}: {hint}")
+
+
+def settings_help() -> str:
+    """One line per environment setting, ``name=default``, for a command line's ``--help``."""
+    return "\n".join(f"  {f.name}={f.default!r}" for f in fields(EnvConfig) if f.init)
 
 
 def _choice(name: str, value: object, options: tuple[str, ...]) -> None:

@@ -10,14 +10,14 @@ controller in a simulation, and times each episode as a whole (observations and 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from controller import Controller, EpisodeSettings, run_episode
 from threebody_env.actions import ActionMap
-from threebody_env.config import EnvConfig
+from threebody_env.config import EnvConfig, as_config
 from threebody_env.systems import STATUS_NAMES, validate_initial_condition
 
 
@@ -52,7 +52,7 @@ def deployed_episodes(
     policy: Controller | float,
     seeds: Sequence[int] | np.ndarray,
     *,
-    env_kwargs: dict[str, Any] | None = None,
+    env_kwargs: EnvConfig | dict[str, Any] | None = None,
     n_intervals: int = 300,
     on_episode: Callable[[int], None] | None = None,
 ) -> DeployedResult:
@@ -60,9 +60,10 @@ def deployed_episodes(
 
     ``policy``: a controller, deciding every interval (its actions mapped by the environment's
     action map, as in the environment), or a fixed parameter value (e.g. ``eta = 1e-3``).
-    ``env_kwargs`` configure the environment (default: the controller's own, or the defaults for a
-    fixed parameter). Seed s draws its initial condition from ``np.random.default_rng(s)``, as
-    ``ThreeBodyVectorEnv.reset(seed=[...])`` does. ``on_episode(1)`` is called after each episode.
+    ``env_kwargs`` (an ``EnvConfig`` or its keyword arguments) configure the environment (default:
+    the controller's own, or the defaults for a fixed parameter). Seed s draws its initial condition
+    from ``np.random.default_rng(s)``, as ``ThreeBodyVectorEnv.reset(seed=[...])`` does.
+    ``on_episode(1)`` is called after each episode.
     Wall time is measured around each episode's compiled loop, after an untimed one-interval warm-up.
     """
     seeds = [int(s) for s in seeds]
@@ -70,7 +71,9 @@ def deployed_episodes(
         raise ValueError("deployed_episodes needs at least one seed")
     if env_kwargs is None:
         env_kwargs = dict(policy.metadata.get("env_kwargs", {})) if isinstance(policy, Controller) else {}
-    config = EnvConfig(**{**env_kwargs, "record_wall_time": False})
+    config = as_config(env_kwargs)
+    if config.record_wall_time:  # the deployed loop times whole episodes itself
+        config = replace(config, record_wall_time=False)
     settings = episode_settings(config)
     network = fixed = None
     if isinstance(policy, Controller):

@@ -29,7 +29,7 @@ class ThreeBodyEnv(gym.Env):
     ``action_mode="discrete"`` (default): ``Discrete(n_actions)``, action k selects the k-th of
     ``n_actions`` values log-spaced over ``param_range``, smallest first; by default the method's
     range with 3 values per decade (the paper's spacing): for Hermite 7 values of ``eta`` in
-    [1e-3, 1e-1] (below 1e-3 the error sits at the round-off floor while the cost keeps growing).
+    [1e-3, 1e-1]; widen it with ``param_range`` (smaller ``eta`` still buys accuracy).
     ``"continuous"``: ``Box(-1, 1, (1,), float32)``, linear in log10 of the parameter over the range.
 
     ## Observation Space

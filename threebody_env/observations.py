@@ -90,20 +90,19 @@ def summary_observation(systems: SystemBatch, actions: ActionMap) -> np.ndarray:
     """The default observation: the last 6 features of :func:`full_observation` (D = 6).
 
     Time scale, accumulated and last-interval errors, last parameter, last cost, current error: no
-    positions or velocities, so the policy cannot key its choice to the orbital phase. Energy
-    errors swing through every close passage, and a parameter changed mid-passage locks part of the
-    swing in; policies that saw the phase switched eta along the orbit and paid for it.
+    positions or velocities, so the policy cannot key its choice to the orbital phase (a parameter
+    changed mid-passage locks part of the energy error's swing in; docs/results.md).
     """
     return _features(systems, actions, SUMMARY_SIZE)
 
 
-def observation_space(kind: str, n_bodies: int) -> spaces.Box:
-    """The Box of one observation of ``kind`` ("summary", "full" or "paper") for ``n_bodies`` bodies."""
-    if kind == "paper":
+def observation_space(observation: str, n_bodies: int) -> spaces.Box:
+    """The Box of one ``observation`` ("summary", "full" or "paper", as the setting) for ``n_bodies`` bodies."""
+    if observation == "paper":
         if n_bodies != 3:
             raise ValueError(f"observation='paper' is defined for 3 bodies; the initial conditions have {n_bodies}")
         return spaces.Box(-_PAPER_BOUND, _PAPER_BOUND, shape=(13,), dtype=np.float32)
-    if kind == "summary":
+    if observation == "summary":
         return spaces.Box(-FEATURE_BOUND, FEATURE_BOUND, shape=(SUMMARY_SIZE,), dtype=np.float32)
     return spaces.Box(-FEATURE_BOUND, FEATURE_BOUND, shape=(6 * n_bodies + 6,), dtype=np.float32)
 

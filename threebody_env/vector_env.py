@@ -11,7 +11,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from threebody_env.actions import ActionMap
-from threebody_env.config import EnvConfig, is_integer
+from threebody_env.config import EnvConfig, as_config, is_integer
 from threebody_env.env import probe_body_count
 from threebody_env.observations import OBSERVATION_BUILDERS, observation_space
 from threebody_env.rewards import REWARD_FUNCTIONS
@@ -46,7 +46,8 @@ class ThreeBodyVectorEnv(VectorEnv):
         max_episode_steps: int | None = None,
         autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
         render_mode: str | None = None,
-        **config: Any,
+        config: EnvConfig | None = None,
+        **settings: Any,
     ) -> None:
         if not (is_integer(num_envs) and num_envs >= 1):
             raise ValueError(f"num_envs={num_envs!r} must be an integer >= 1")
@@ -56,7 +57,9 @@ class ThreeBodyVectorEnv(VectorEnv):
             raise ValueError("ThreeBodyVectorEnv does not render; render a single ThreeBodyEnv instead")
         self.autoreset_mode = AutoresetMode(autoreset_mode)
         self.metadata = {**self.metadata, "autoreset_mode": self.autoreset_mode}
-        self.config = EnvConfig(**config)
+        if config is not None and settings:
+            raise ValueError(f"give an EnvConfig or settings as keywords, not both (got {sorted(settings)} too)")
+        self.config = as_config(config if config is not None else settings)
         self.num_envs = int(num_envs)
         self.max_episode_steps = max_episode_steps
         self.render_mode = None

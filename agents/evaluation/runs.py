@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import io
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from gymnasium.envs.registration import registry
 import integrators
 from agents.algorithms import ALGOS
 from threebody_env import ThreeBodyVectorEnv
-from threebody_env.config import EnvConfig
+from threebody_env.config import EnvConfig, config_kwargs
 from threebody_env.env import probe_body_count
 
 #: Settings that belong to one initial-condition family (its size, knobs and natural interval):
@@ -66,7 +66,7 @@ class Settings:
     @property
     def env_kwargs(self) -> dict[str, Any]:
         """``config`` as keyword arguments of the environments (every init field, explicit)."""
-        return {f.name: getattr(self.config, f.name) for f in fields(self.config) if f.init}
+        return config_kwargs(self.config)
 
 
 def load_run(path: str | Path) -> Run:
@@ -251,7 +251,7 @@ def checked_config(kwargs: Mapping[str, Any]) -> EnvConfig:
 def check_compatible(run: Run, settings: Settings) -> None:
     """Raise :class:`EvaluationError` unless the model's spaces equal the environment's."""
     model = load_model(run.algo, str(run.model_path))
-    env = ThreeBodyVectorEnv(num_envs=1, **settings.env_kwargs)
+    env = ThreeBodyVectorEnv(num_envs=1, config=settings.config)
     pairs = (("observation", model.observation_space, env.single_observation_space),
              ("action", model.action_space, env.single_action_space))
     for what, theirs, ours in pairs:

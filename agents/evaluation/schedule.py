@@ -19,7 +19,6 @@ from agents.baselines import FixedActionPolicy
 from agents.evaluation.methods import MethodSpec
 from agents.evaluation.runs import Settings, load_model, load_model_data
 from agents.rollout import RolloutResult, rollout
-from threebody_env.config import EnvConfig
 
 #: With ``background_reference`` and at least this many initial conditions, the reference
 #: (single-threaded REBOUND) runs in a separate process while the Numba baselines run.
@@ -38,7 +37,7 @@ def run_chunk(spec: MethodSpec, seeds: Sequence[int], settings: Settings, n_trac
     if spec.role == "reference":
         from agents.rebound_baseline import rollout_ias15
 
-        return rollout_ias15(seeds, env_kwargs=settings.env_kwargs, n_intervals=settings.n_intervals,
+        return rollout_ias15(seeds, env_kwargs=settings.config, n_intervals=settings.n_intervals,
                              name=spec.name, n_traces=n_traces)
     if spec.role == "policy" and spec.model_data is not None:
         policy = load_model_data(spec.algo, spec.model_data)
@@ -48,7 +47,7 @@ def run_chunk(spec: MethodSpec, seeds: Sequence[int], settings: Settings, n_trac
         policy = FixedActionPolicy(spec.action, spec.name, spec.action_mode)
     else:
         raise ValueError(f"baseline {spec.name!r} names no action")
-    result = rollout(policy, seeds, env_kwargs=settings.env_kwargs, n_intervals=settings.n_intervals, name=spec.name,
+    result = rollout(policy, seeds, env_kwargs=settings.config, n_intervals=settings.n_intervals, name=spec.name,
                      n_traces=n_traces, batch_size=max(len(seeds), 1))
     if settings.deployed:
         result = replace(result, deployed_wall_time=deployed_wall_time(policy, result, settings))
@@ -71,13 +70,14 @@ def deployed_wall_time(policy: Any, result: RolloutResult, settings: Settings) -
     from threebody_env.actions import ActionMap
     from threebody_env.deployment import deployed_episodes
 
+    config = settings.config
     if isinstance(policy, FixedActionPolicy):
-        kwargs = {**settings.env_kwargs, "action_mode": policy.action_mode}
-        deployed_policy: Any = float(ActionMap(EnvConfig(**kwargs)).to_params(np.array([policy.action]))[0])
+        if policy.action_mode != config.action_mode:
+            config = replace(config, action_mode=policy.action_mode)
+        deployed_policy: Any = float(ActionMap(config).to_params(np.array([policy.action]))[0])
     else:
-        kwargs = settings.env_kwargs
-        deployed_policy = controller_from_model(policy, kwargs)
-    runs = [deployed_episodes(deployed_policy, result.seeds, env_kwargs=kwargs, n_intervals=settings.n_intervals)
+        deployed_policy = controller_from_model(policy, config)
+    runs = [deployed_episodes(deployed_policy, result.seeds, env_kwargs=config, n_intervals=settings.n_intervals)
             for _ in range(DEPLOYED_REPEATS)]
     deployed = runs[0]
     error, batched_error = deployed.final_energy_error, result.final_energy_error
