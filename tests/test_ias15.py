@@ -14,7 +14,7 @@ from conftest import dop853
 
 import integrators
 from integrators import METHODS, Status, evolve, ias15
-from integrators._driver import StepKind, make_driver
+from integrators._driver import StepFunctions, make_driver, state_size
 from integrators._forces import hot
 from threebody_env.initial_conditions import (
     FIGURE_EIGHT_PERIOD, PAPER_INTERVAL, figure_eight, paper_triple, pythagorean,
@@ -46,16 +46,8 @@ def _keep_step(pos, mass, eps2, xs, vel, a0, at, b, h, epsilon):
     return h
 
 
-_FIXED = ias15.ias15_kind(_keep_step)
-
-
-@hot
-def _fixed_start(pos, vel, mass, eps2, dt):
-    state, evals, _ = _FIXED.start(pos, vel, mass, eps2, dt)
-    return state, evals, dt
-
-
-_run_fixed = make_driver(StepKind(_fixed_start, _FIXED.step, fixed_step=True))
+_FIXED = ias15.ias15_functions(_keep_step)
+_run_fixed = make_driver(StepFunctions(_FIXED.start, _FIXED.step, _FIXED.blocks, fixed_step=True), 0)
 
 
 def test_fixed_step_convergence_order_is_15():
@@ -65,7 +57,8 @@ def test_fixed_step_convergence_order_is_15():
     log_h, log_err = [], []
     for n_steps in (9, 11, 14, 17, 21):
         p, v = pos.copy(), vel.copy()
-        _, steps, _, status = _run_fixed(p, v, mass, period, period / n_steps, 0.0, 1000)
+        state = np.zeros(state_size(_FIXED.blocks, 2))
+        _, steps, _, status = _run_fixed(p, v, mass, period, period / n_steps, 0.0, 1000, state)
         assert status == Status.OK and steps == n_steps
         log_h.append(np.log(period / n_steps))
         log_err.append(np.log(max(np.abs(p - pos).max(), np.abs(v - vel).max())))
