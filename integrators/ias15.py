@@ -73,9 +73,14 @@ _C = _newton_to_power()
 _D = np.linalg.inv(_C.T)
 #: 1 / (h_n - h_j) for the divided differences at node n.
 _INV_GAP = np.array([[1.0 / (NODES[n] - NODES[j]) if j < n else 0.0 for j in range(8)] for n in range(8)])
-#: Integration weights: x gains dt^2 b_j / ((j+2)(j+3)), v gains dt b_j / (j+2).
-_X_WEIGHT = np.array([1.0 / ((j + 2) * (j + 3)) for j in range(7)])
-_V_WEIGHT = np.array([1.0 / (j + 2) for j in range(7)])
+#: Integration weights: x gains dt^2 b_j / ((j+2)(j+3)), v gains dt b_j / (j+2). The step's
+#: increments divide by the exact integers (as REBOUND does), rather than multiply by their rounded
+#: reciprocals, and multiply by dt twice rather than by a rounded dt^2: a rounded constant biases
+#: every step's round-off the same way, and with the steps of a periodic orbit repeating (outputs
+#: once per orbit) the bias adds up linearly instead of as a random walk.
+_X_DIVISOR = np.array([(j + 2.0) * (j + 3.0) for j in range(7)])
+_V_DIVISOR = np.array([j + 2.0 for j in range(7)])
+_X_WEIGHT = 1.0 / _X_DIVISOR  # for the positions predicted at the nodes (not accumulated)
 
 _SAFETY = 0.25  # largest shrink accepted without a retry, and the inverse of the largest growth
 _PC_TOLERANCE = 1e-16
@@ -256,12 +261,12 @@ def prs23_timescale(pos, vel, mass, acc):
     return np.sqrt(smallest)
 
 
-#: Work blocks of the state record (each (N, 3)): the coefficients b, their predictions e, both as of
-#: the last accepted step (br, er), the divided differences g and b's compensation csb (7 blocks
-#: each, in this order from block 0, as ``step`` slices them); a0 (the acceleration at the step's start), at (at the current node), xs (the predicted
-#: positions), the position and velocity compensations csx, csv; and one block of flags, whose
-#: [0, 0] is 1.0 while a0 is the acceleration of the current ``pos`` (a rejected step retries
-#: without re-evaluating it).
+#: Work blocks of the state record (each (N, 3)): the coefficients b, their predictions e, both as
+#: of the last accepted step (br, er), the divided differences g and b's compensation csb (7 blocks
+#: each, in this order from block 0, as ``step`` slices them); a0 (the acceleration at the step's
+#: start), at (at the current node), xs (the predicted positions), the position and velocity
+#: compensations csx, csv; and one block of flags, whose [0, 0] is 1.0 while a0 is the acceleration
+#: of the current ``pos`` (a rejected step retries without re-evaluating it).
 _A0, _AT, _XS, _CSX, _CSV, _FLAGS = range(42, 48)
 BLOCKS = 48
 
@@ -360,17 +365,16 @@ def ias15_functions(step_rule) -> StepFunctions:
         if dt_new / h > 1.0 / _SAFETY:
             dt_new = h / _SAFETY
 
-        h2 = h * h
         for i in range(n):
             for k in range(3):
                 x, cx = pos[i, k], csx[i, k]
                 for j in range(6, -1, -1):
-                    x, cx = add_compensated(x, cx, b[j, i, k] * _X_WEIGHT[j] * h2)
-                x, cx = add_compensated(x, cx, 0.5 * a0[i, k] * h2)
+                    x, cx = add_compensated(x, cx, b[j, i, k] / _X_DIVISOR[j] * h * h)
+                x, cx = add_compensated(x, cx, a0[i, k] / 2.0 * h * h)
                 pos[i, k], csx[i, k] = add_compensated(x, cx, vel[i, k] * h)
                 v, cv = vel[i, k], csv[i, k]
                 for j in range(6, -1, -1):
-                    v, cv = add_compensated(v, cv, b[j, i, k] * _V_WEIGHT[j] * h)
+                    v, cv = add_compensated(v, cv, b[j, i, k] / _V_DIVISOR[j] * h)
                 vel[i, k], csv[i, k] = add_compensated(v, cv, a0[i, k] * h)
         er[:] = e
         br[:] = b

@@ -6,8 +6,6 @@ Differentialgleichungen", Z. Math. Phys. 46, 435; see E. Hairer, S. P. Norsett &
 nor time-symmetric: energy drifts at O(dt^4) per unit time.
 """
 
-import numpy as np
-
 from ._driver import StepFunctions
 from ._forces import accelerations, hot
 
