@@ -107,6 +107,34 @@ def test_pythagorean_to_t30_matches_rebound():
     assert np.abs(r.vel - vxyz.reshape(3, 3)).max() < 1e-8
 
 
+def test_roundoff_over_300_kepler_orbits_is_no_worse_than_rebounds():
+    """Round-off (epsilon 1e-9 leaves no truncation error to see) on a Kepler orbit of masses 1 and
+    1e-3, e = 0.5, over 300 orbits from 8 phases, in one call: the median |dE/E0| within 2x of
+    REBOUND's, with the same number of steps. ``benchmarks/bench_brouwer.py`` runs 1e4 orbits."""
+    rebound = pytest.importorskip("rebound")
+    ours, theirs = [], []
+    for phase in np.linspace(0.0, 2.0 * np.pi, 8, endpoint=False):
+        sim = rebound.Simulation()
+        sim.add(m=1.0)
+        sim.add(m=1e-3, a=1.0, e=0.5, M=phase)
+        sim.move_to_com()
+        sim.integrator = "ias15"
+        pos = np.array([[p.x, p.y, p.z] for p in sim.particles])
+        vel = np.array([[p.vx, p.vy, p.vz] for p in sim.particles])
+        mass = np.array([1.0, 1e-3])
+        e0 = integrators.energy(pos, vel, mass)
+        end = 300 * sim.particles[1].P
+        sim.integrate(end)
+        xyz, vxyz = np.zeros(6), np.zeros(6)
+        sim.serialize_particle_data(xyz=xyz, vxvyvz=vxyz)
+        theirs.append(abs(integrators.energy(xyz.reshape(2, 3), vxyz.reshape(2, 3), mass) - e0) / abs(e0))
+        mine = integrators.Simulation(pos, vel, mass, "ias15", 1e-9)
+        assert mine.integrate(end) == Status.OK
+        assert abs(mine.n_steps - sim.steps_done) <= 1e-3 * sim.steps_done
+        ours.append(abs(mine.energy() - e0) / abs(e0))
+    assert np.median(ours) <= 2.0 * np.median(theirs), (ours, theirs)
+
+
 @pytest.mark.parametrize("method", ["ias15", "ias15_global"])
 def test_near_head_on_collision_conserves_energy(method):
     """A pair released 0.01 apart, at ~3 from the origin, with a small sideways speed: passages
