@@ -4,8 +4,9 @@ The same episode (a paper initial condition, 300 intervals of 0.1 yr) is run thr
 and ``--repeats`` times: ``Simulation.integrate`` once per interval from Python; the same calls of
 the compiled entry point ``integrators._evolve._advance`` from one compiled loop (the same work bit
 for bit, no Python in between); and ``integrators.evolve`` once per interval (every call afresh,
-validated, new arrays). The per-call overhead is the difference over the 300 calls (the median and
-the smallest over the repeats: on a loaded machine the median carries the other processes' share),
+validated, new arrays). The per-call overhead is the difference over the 300 calls (the median of
+the differences, and the difference of the fastest episodes: on a loaded machine the median carries
+the other processes' share),
 and also the time of ``integrate`` to the current time, a call that starts no work at all.
 
 Usage: python benchmarks/bench_simulation_call.py [--method ias15] [--param 1e-9] [--repeats 21]
@@ -90,9 +91,10 @@ def main() -> None:
     for name, values in times.items():
         print(f"{name:<22} {1e3 * np.median(values):8.3f} ms per episode, {1e6 * np.median(values) / n:7.2f} us per "
               f"call, {results[name][1]} force evaluations")
-    overhead = (np.array(times["Simulation.integrate"]) - np.array(times["compiled loop"])) / n
-    print(f"Simulation.integrate from Python costs {1e6 * np.median(overhead):.2f} us per call over the compiled "
-          f"work (median; smallest {1e6 * overhead.min():.2f} us)")
+    python, compiled = np.array(times["Simulation.integrate"]), np.array(times["compiled loop"])
+    print(f"Simulation.integrate from Python costs {1e6 * np.median(python - compiled) / n:.2f} us per call over "
+          f"the compiled work (median of the differences; {1e6 * (python.min() - compiled.min()) / n:.2f} us "
+          "between the fastest episodes)")
     idle = integrators.Simulation(pos, vel, mass, args.method, args.param)
     idle.integrate(PAPER_INTERVAL)
     calls = 20_000
