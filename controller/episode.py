@@ -2,7 +2,8 @@
 
 Each interval: the observation (:func:`controller.features.system_features`, as the environment
 computes it), the decision (:func:`controller.network.decide_into`) and the integration
-(``integrators.evolve_kernel``), with the environment's bookkeeping of energy error and cost, so
+(``integrators.advance_kernel``, carrying the integrator's state from one interval to the next as
+the environment does), with the environment's bookkeeping of energy error and cost, so
 that the episode ends exactly as ``threebody_env.ThreeBodyVectorEnv`` would end it. The same loop
 with a fixed parameter (no observation, no decision) is the baseline. :func:`run_episode` times
 the whole episode, decisions included. Only NumPy, Numba and ``integrators`` are imported here.
@@ -89,6 +90,7 @@ def _episode(policy, controlled, fixed_param, pos, vel, mass, n_intervals, metho
         cost = reference_cost
     observation = np.empty(n_features, dtype=np.float32)
     buffers = scratch(policy)
+    state = np.zeros(integrators.state_size(pos.shape[0]))
     param = reference_param
     energy_error = step_error = accumulated_error = 0.0
     force_evals = 0
@@ -104,8 +106,8 @@ def _episode(policy, controlled, fixed_param, pos, vel, mass, n_intervals, metho
                 return np.nan, force_evals, intervals, NOT_FINITE
         else:
             param = fixed_param
-        _, evals, status = integrators.evolve_kernel(method_id, pos, vel, mass, interval, param, softening,
-                                                     max_steps)
+        _, evals, status = integrators.advance_kernel(method_id, pos, vel, mass, interval, param, softening,
+                                                      max_steps, state)
         intervals += 1
         force_evals += evals
         cost = float(evals)

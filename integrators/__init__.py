@@ -2,22 +2,27 @@
 
 Methods (``METHODS``, in ``method_id`` order), each controlled by one parameter:
 
-========================  ========  =====  =====  =============================================
-name                      kind      order  param  reference
-========================  ========  =====  =====  =============================================
-``hermite``               variable  4      eta    Makino & Aarseth 1992; AMUSE step criterion
-``hermite_aarseth``       variable  4      eta    Makino & Aarseth 1992; Aarseth 1985 criterion
-``adaptive_leapfrog``     variable  2      eta    KDK leapfrog, AMUSE step criterion
-``dopri5``                variable  5      tol    Dormand & Prince 1980
-``leapfrog``              fixed     2      dt     KDK (velocity Verlet), symplectic
-``yoshida4``              fixed     4      dt     Yoshida 1990 triple jump, symplectic
-``rk4``                   fixed     4      dt     classic Runge-Kutta
-========================  ========  =====  =====  =============================================
+========================  ============  =====  =======  =========================================
+name                      step control  order  param    reference
+========================  ============  =====  =======  =========================================
+``hermite``               variable      4      eta      Makino & Aarseth 1992; AMUSE step criterion
+``hermite_aarseth``       variable      4      eta      Makino & Aarseth 1992; Aarseth 1985 criterion
+``adaptive_leapfrog``     variable      2      eta      KDK leapfrog, AMUSE step criterion
+``dopri5``                variable      5      tol      Dormand & Prince 1980
+``leapfrog``              fixed         2      dt       KDK (velocity Verlet), symplectic
+``yoshida4``              fixed         4      dt       Yoshida 1990 triple jump, symplectic
+``rk4``                   fixed         4      dt       classic Runge-Kutta
+``ias15``                 variable      15     epsilon  Rein & Spiegel 2015; PRS23 step criterion
+``ias15_global``          variable      15     epsilon  Rein & Spiegel 2015; REBOUND's GLOBAL criterion
+========================  ============  =====  =======  =========================================
 
 State: positions and velocities float64 (N, 3), masses float64 (N,), N >= 2. Cost is counted in
-force evaluations (deterministic). ``evolve`` is the validated Python API; ``evolve_kernel``,
-``evolve_batch``, ``energy_batch`` and ``min_timescale_batch`` are compiled entry points for
-callers that validate their own inputs.
+force evaluations (deterministic). :class:`Simulation` integrates one system to one output time
+after another, carrying the method's state between calls; ``evolve`` is one validated call that
+starts afresh. ``advance_kernel`` / ``advance_batch`` (with a state record per system, sized by
+``state_size``), ``evolve_kernel`` / ``evolve_batch`` (afresh), ``energy_batch`` and
+``min_timescale_batch`` are compiled entry points for callers that validate their own inputs.
+docs/integrators.md describes the methods, the state record and the measurements.
 """
 
 from __future__ import annotations
@@ -29,19 +34,23 @@ from ._evolve import (
     EvolveResult,
     MethodInfo,
     Status,
+    advance_batch,
+    advance_kernel,
     as_state,
     energy_batch,
     evolve,
     evolve_batch,
     evolve_kernel,
     min_timescale_batch,
+    state_size,
 )
 from ._forces import angular_momentum_kernel, energy_kernel, momentum_kernel, pairwise_timescale
+from .simulation import Simulation
 
 __all__ = [
-    "METHODS", "MethodInfo", "Status", "EvolveResult", "evolve", "energy", "momentum",
-    "angular_momentum", "min_timescale", "evolve_kernel", "evolve_batch", "energy_batch",
-    "min_timescale_batch", "as_state",
+    "METHODS", "MethodInfo", "Status", "EvolveResult", "Simulation", "evolve", "energy", "momentum",
+    "angular_momentum", "min_timescale", "evolve_kernel", "evolve_batch", "advance_kernel",
+    "advance_batch", "state_size", "energy_batch", "min_timescale_batch", "as_state",
 ]
 
 

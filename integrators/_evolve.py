@@ -1,7 +1,9 @@
 """Dispatch to the integrators, from compiled code (single system or a batch) and from Python.
 
-``evolve_kernel`` and ``evolve_batch`` are the Numba-level entry points (no validation; used by
-the batched environment); ``evolve`` is the validated Python API returning an ``EvolveResult``.
+``advance_kernel`` and ``advance_batch`` are the Numba-level entry points that carry each system's
+state record from one call to the next (:mod:`integrators._driver`); ``evolve_kernel`` and
+``evolve_batch`` start every call afresh. None of them validates its inputs. ``evolve`` is the
+validated Python API returning an ``EvolveResult``; :class:`integrators.Simulation` the stateful one.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ import numpy as np
 from numba import njit, prange
 
 from . import adaptive_leapfrog, dopri5, hermite, hermite_aarseth, ias15, leapfrog, rk4, yoshida4
-from ._driver import make_driver
-from ._forces import MAX_STEPS, NON_FINITE, OK, energy_kernel, jit, pairwise_timescale
+from ._driver import HEADER, make_driver
+from ._forces import MAX_STEPS, NON_FINITE, OK, energy_kernel, hot, jit, pairwise_timescale
 
 
 class Status(enum.IntEnum):
@@ -32,7 +34,7 @@ class MethodInfo:
     """What the agent needs to know about a method: its one parameter and its sensible range."""
 
     name: str
-    kind: str  # "variable" or "fixed"
+    step_control: str  # "variable" (adaptive steps) or "fixed" (every step is the parameter dt)
     order: int
     param: str  # "eta", "tol", "dt" or "epsilon"
     param_range: tuple[float, float]
@@ -41,17 +43,16 @@ class MethodInfo:
     method_id: int
 
 
-def _info(method_id: int, name: str, kind: str, order: int, param: str,
+def _info(method_id: int, name: str, step_control: str, order: int, param: str,
           param_range: tuple[float, float], default: float, description: str) -> MethodInfo:
-    return MethodInfo(name, kind, order, param, param_range, default, description, method_id)
+    return MethodInfo(name, step_control, order, param, param_range, default, description, method_id)
 
 
-#: The one table of methods, in ``method_id`` order: (step kind, name, kind, order, parameter,
-#: parameter range, default, description). A new method is a StepKind and a row here (and its
-#: line in :func:`_evolve_core`, the compiled dispatch).
+#: The one table of methods, in ``method_id`` order: (step functions, name, step control, order,
+#: parameter, parameter range, default, description). A new method is a
+#: :class:`~integrators._driver.StepFunctions` and a row here; the compiled dispatch and the size of
+#: the state record follow from the table. docs/integrators.md says how the ranges were chosen.
 _TABLE = (
-    # Below eta = 1e-3 the paper ICs' median error stays at the float64 round-off floor while the cost
-    # doubles every 1/3 decade: each smaller eta has both more error and more cost than 1e-3.
     (hermite.HERMITE, "hermite", "variable", 4, "eta", (1e-3, 1e-1), 0.03,
      "Hermite PEC (Makino & Aarseth 1992), shared step eta * pairwise time scale (AMUSE)"),
     (hermite_aarseth.HERMITE_AARSETH, "hermite_aarseth", "variable", 4, "eta", (1e-6, 1e-1), 0.01,
@@ -66,9 +67,6 @@ _TABLE = (
      "Yoshida (1990) triple-jump leapfrog, symplectic, fixed step dt"),
     (rk4.RK4, "rk4", "fixed", 4, "dt", (1e-4, 1e-1), 1e-2,
      "classic fourth-order Runge-Kutta, fixed step dt"),
-    # Paper ICs x 300 intervals (benchmarks/bench_ias15.py --sweep): below 1e-9 the median error stays at
-    # the round-off floor (5e-14) while the cost grows (33k evaluations at 1e-12 against 21k); above 1e-5
-    # the error leaves it (1e-4: 4e-9, 41 % of runs above 1e-8) for 6 % fewer evaluations.
     (ias15.IAS15, "ias15", "variable", 15, "epsilon", (1e-10, 1e-4), 1e-9,
      "IAS15 Gauss-Radau predictor-corrector (Rein & Spiegel 2015), PRS23 step criterion"),
     (ias15.IAS15_GLOBAL, "ias15_global", "variable", 15, "epsilon", (1e-10, 1e-4), 1e-9,
@@ -76,53 +74,80 @@ _TABLE = (
 )
 
 METHODS: dict[str, MethodInfo] = {row[1]: _info(i, *row[1:]) for i, row in enumerate(_TABLE)}
-
-# One compiled driver per method (Numba cannot index a sequence of functions at run time).
-(_run_hermite, _run_hermite_aarseth, _run_adaptive_leapfrog, _run_dopri5, _run_leapfrog, _run_yoshida4,
- _run_rk4, _run_ias15, _run_ias15_global) = (make_driver(row[0]) for row in _TABLE)
+#: Work blocks of the largest state record: every method's record fits in ``state_size(N)`` slots.
+_MAX_BLOCKS = max(row[0].blocks for row in _TABLE)
 
 
 @jit
-def _evolve_core(method_id, pos, vel, mass, duration, param, softening, max_steps):
-    """Run method ``method_id`` in place; returns (time, n_steps, n_force_evals, status)."""
-    eps2 = softening * softening
-    if method_id == 0:
-        return _run_hermite(pos, vel, mass, duration, param, eps2, max_steps)
-    if method_id == 1:
-        return _run_hermite_aarseth(pos, vel, mass, duration, param, eps2, max_steps)
-    if method_id == 2:
-        return _run_adaptive_leapfrog(pos, vel, mass, duration, param, eps2, max_steps)
-    if method_id == 3:
-        return _run_dopri5(pos, vel, mass, duration, param, eps2, max_steps)
-    if method_id == 4:
-        return _run_leapfrog(pos, vel, mass, duration, param, eps2, max_steps)
-    if method_id == 5:
-        return _run_yoshida4(pos, vel, mass, duration, param, eps2, max_steps)
-    if method_id == 6:
-        return _run_rk4(pos, vel, mass, duration, param, eps2, max_steps)
-    if method_id == 7:
-        return _run_ias15(pos, vel, mass, duration, param, eps2, max_steps)
-    return _run_ias15_global(pos, vel, mass, duration, param, eps2, max_steps)
+def state_size(n_bodies):
+    """Length of a state record that any method can use for ``n_bodies`` bodies (float64 slots)."""
+    return HEADER + _MAX_BLOCKS * n_bodies * 3
+
+
+def _unknown_method(method_id, pos, vel, mass, duration, param, eps2, max_steps, state):
+    """The end of the dispatch chain: no row has this id (callers validate ids; this never loops)."""
+    return 0.0, 0, 0, NON_FINITE
+
+
+def _link(method_id: int, driver, rest):
+    """One link of the compiled dispatch: run ``driver`` for ``method_id``, else ask ``rest``."""
+
+    @hot
+    def dispatch(i, pos, vel, mass, duration, param, eps2, max_steps, state):
+        if i == method_id:
+            return driver(pos, vel, mass, duration, param, eps2, max_steps, state)
+        return rest(i, pos, vel, mass, duration, param, eps2, max_steps, state)
+
+    return dispatch
+
+
+def _build_dispatch(table: tuple):
+    """The compiled dispatch over ``table``: row i's driver (:func:`~integrators._driver.make_driver`)
+    answers method id i. Numba cannot index a sequence of functions at run time, so the rows are
+    folded into a chain of tests, each link compiled around the next."""
+    chain = hot(_unknown_method)
+    for method_id in reversed(range(len(table))):
+        chain = _link(method_id, make_driver(table[method_id][0], method_id), chain)
+    return chain
+
+
+_dispatch = _build_dispatch(_TABLE)
+
+
+@jit
+def _advance(method_id, pos, vel, mass, duration, param, softening, max_steps, state):
+    """Run method ``method_id`` in place from ``state``; returns (time, n_steps, n_force_evals, status)."""
+    return _dispatch(method_id, pos, vel, mass, duration, param, softening * softening, max_steps, state)
+
+
+@jit
+def advance_kernel(method_id, pos, vel, mass, duration, param, softening, max_steps, state):
+    """Integrate one system in place over ``duration``, carrying its state record ``state``.
+
+    ``pos``/``vel`` float64 C-contiguous (N, 3), ``mass`` (N,), ``state`` (``state_size(N)``,)
+    float64: zeros for a fresh start; a record left by an earlier call on this system continues its
+    integration (:mod:`integrators._driver`). No validation. Returns (n_steps, n_force_evals, status).
+    """
+    _, steps, evals, status = _advance(method_id, pos, vel, mass, duration, param, softening, max_steps, state)
+    return steps, evals, status
 
 
 @jit
 def evolve_kernel(method_id, pos, vel, mass, duration, param, softening, max_steps):
-    """Integrate one system in place (float64 C-contiguous (N, 3) pos/vel, (N,) mass).
-
-    No validation: the caller guarantees valid inputs. Returns (n_steps, n_force_evals, status).
-    """
-    _, steps, evals, status = _evolve_core(method_id, pos, vel, mass, duration, param, softening,
-                                           max_steps)
-    return steps, evals, status
+    """:func:`advance_kernel` from a fresh state (every call starts afresh). Returns (n_steps,
+    n_force_evals, status)."""
+    return advance_kernel(method_id, pos, vel, mass, duration, param, softening, max_steps,
+                          np.zeros(state_size(pos.shape[0])))
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
-def evolve_batch(method_id, pos, vel, mass, duration, params, softening, max_steps, active):
-    """Integrate the active systems of a batch in place, in parallel over systems.
+def advance_batch(method_id, pos, vel, mass, duration, params, softening, max_steps, active, states):
+    """Integrate the active systems of a batch in place, in parallel over systems, each carrying
+    its state record (``states`` (B, ``state_size(N)``) float64).
 
     ``pos``, ``vel`` (B, N, 3), ``mass`` (B, N), ``params`` (B,) float64, ``active`` (B,) bool.
     Returns int64 arrays (n_steps, n_force_evals, status), each (B,); inactive systems are not
-    touched and report zeros. Each system gives bitwise the result of ``evolve_kernel``.
+    touched and report zeros. Each system gives bitwise the result of ``advance_kernel``.
     """
     b_count = pos.shape[0]
     steps = np.zeros(b_count, dtype=np.int64)
@@ -130,9 +155,16 @@ def evolve_batch(method_id, pos, vel, mass, duration, params, softening, max_ste
     status = np.zeros(b_count, dtype=np.int64)
     for b in prange(b_count):
         if active[b]:
-            steps[b], evals[b], status[b] = evolve_kernel(
-                method_id, pos[b], vel[b], mass[b], duration, params[b], softening, max_steps)
+            steps[b], evals[b], status[b] = advance_kernel(
+                method_id, pos[b], vel[b], mass[b], duration, params[b], softening, max_steps, states[b])
     return steps, evals, status
+
+
+@jit
+def evolve_batch(method_id, pos, vel, mass, duration, params, softening, max_steps, active):
+    """:func:`advance_batch` from fresh states (every call starts afresh)."""
+    states = np.zeros((pos.shape[0], state_size(pos.shape[1])))
+    return advance_batch(method_id, pos, vel, mass, duration, params, softening, max_steps, active, states)
 
 
 @jit
@@ -213,6 +245,13 @@ def _positive(name: str, value, allow_zero: bool = False) -> float:
     return value
 
 
+def _step_budget(value) -> int:
+    """``max_steps`` as an int; ValueError unless it is an integer >= 1."""
+    if isinstance(value, bool) or int(value) != value or value < 1:
+        raise ValueError(f"max_steps = {value!r} must be an integer >= 1")
+    return int(value)
+
+
 def evolve(method: str, pos, vel, mass, duration: float, param: float, *,
            softening: float = 0.0, max_steps: int = 1_000_000) -> EvolveResult:
     """Integrate an N-body system (G = 1) for ``duration`` time units with ``method``.
@@ -228,10 +267,10 @@ def evolve(method: str, pos, vel, mass, duration: float, param: float, *,
     duration = _positive("duration", duration, allow_zero=True)
     param = _positive(info.param, param)
     softening = _positive("softening", softening, allow_zero=True)
-    if isinstance(max_steps, bool) or int(max_steps) != max_steps or max_steps < 1:
-        raise ValueError(f"max_steps = {max_steps!r} must be an integer >= 1")
+    max_steps = _step_budget(max_steps)
     start = time.perf_counter()
-    t, steps, evals, status = _evolve_core(info.method_id, pos, vel, mass, duration, param,
-                                           softening, int(max_steps))
+    state = np.zeros(state_size(pos.shape[0]))
+    t, steps, evals, status = _advance(info.method_id, pos, vel, mass, duration, param, softening,
+                                       max_steps, state)
     wall = time.perf_counter() - start
     return EvolveResult(pos, vel, float(t), int(steps), int(evals), Status(status), wall)

@@ -137,6 +137,22 @@ def pairwise_timescale(pos, vel, mass):
     return np.sqrt(tau2)
 
 
+@hot
+def time_scale_step(pos, vel, mass, eta):
+    """The step rule of AMUSE's Hermite: ``eta`` times the shortest pairwise time scale."""
+    return eta * pairwise_timescale(pos, vel, mass)
+
+
+@hot
+def add_compensated(total, comp, value):
+    """Kahan summation: returns ``(total + value, comp)`` with the new compensation ``comp``, the
+    part of the sum lost to round-off (the exact running sum is ``total - comp``). Scalars, so one
+    helper serves arrays of any shape: ``pos[i, k], csx[i, k] = add_compensated(pos[i, k], csx[i, k], dx)``."""
+    y = value - comp
+    t = total + y
+    return t, (t - total) - y
+
+
 @jit
 def energy_kernel(pos, vel, mass, eps2):
     """Total energy: kinetic plus Plummer-softened potential (float)."""

@@ -9,29 +9,22 @@ symmetry, so energy errors drift; the global error stays O(dt^2). One force eval
 
 import numpy as np
 
-from ._driver import StepKind
-from ._forces import accelerations, hot, pairwise_timescale
+from ._driver import StepFunctions
+from ._forces import accelerations, hot, time_scale_step
 from .leapfrog import kdk
 
 
 @hot
-def start(pos, vel, mass, eps2, eta):
-    """State: a(pos), (N, 3)."""
-    acc = np.empty((pos.shape[0], 3))
-    accelerations(pos, mass, eps2, acc)
-    return acc, 1, np.inf
+def start(pos, vel, mass, eps2, eta, work):
+    """Work: a(pos), (1, N, 3)."""
+    accelerations(pos, mass, eps2, work[0])
+    return 1, np.inf
 
 
 @hot
-def step(pos, vel, mass, eps2, eta, h, h_last, acc):
-    kdk(pos, vel, mass, eps2, h, acc)
-    return acc, True, 1, np.inf
+def step(pos, vel, mass, eps2, eta, h, h_last, work):
+    kdk(pos, vel, mass, eps2, h, work[0])
+    return True, 1, np.inf
 
 
-@hot
-def time_scale_step(pos, vel, mass, eta):
-    """Every step: eta times the shortest pairwise time scale of the state."""
-    return eta * pairwise_timescale(pos, vel, mass)
-
-
-ADAPTIVE_LEAPFROG = StepKind(start, step, time_scale_step)
+ADAPTIVE_LEAPFROG = StepFunctions(start, step, 1, time_scale_step)

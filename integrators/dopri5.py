@@ -15,7 +15,7 @@ rejected attempts count as force evaluations, not as steps, and every attempt co
 
 import numpy as np
 
-from ._driver import StepKind
+from ._driver import StepFunctions
 from ._forces import accelerations, hot, pairwise_timescale
 
 # Butcher tableau: row s holds the coefficients of stage s (row 6 = the fifth-order weights b).
@@ -71,20 +71,17 @@ def attempt(pos, vel, mass, eps2, h, tol, kx, kv, x1, v1):
 
 
 @hot
-def start(pos, vel, mass, eps2, tol):
-    """State: stage derivatives kx, kv (7, N, 3) with stage 0 = (vel, a(pos)), and the trial
-    state x1, v1 (N, 3)."""
-    n = pos.shape[0]
-    kx = np.empty((7, n, 3))
-    kv = np.empty((7, n, 3))
-    kx[0] = vel
-    accelerations(pos, mass, eps2, kv[0])
-    return (kx, kv, np.empty((n, 3)), np.empty((n, 3))), 1, tol ** 0.2 * pairwise_timescale(pos, vel, mass)
+def start(pos, vel, mass, eps2, tol, work):
+    """Work (16, N, 3): stage derivatives kx = work[0:7], kv = work[7:14] with stage 0 = (vel,
+    a(pos)) (FSAL: kept from one step to the next), and the trial state x1, v1 = work[14], work[15]."""
+    work[0] = vel
+    accelerations(pos, mass, eps2, work[7])
+    return 1, tol ** 0.2 * pairwise_timescale(pos, vel, mass)
 
 
 @hot
-def step(pos, vel, mass, eps2, tol, h, h_last, state):
-    kx, kv, x1, v1 = state
+def step(pos, vel, mass, eps2, tol, h, h_last, work):
+    kx, kv, x1, v1 = work[0:7], work[7:14], work[14], work[15]
     err = attempt(pos, vel, mass, eps2, h, tol, kx, kv, x1, v1)
     accepted = err <= 1.0
     # Copy element-wise under the condition (not a branch around the copies): a branch around
@@ -102,7 +99,7 @@ def step(pos, vel, mass, eps2, tol, h, h_last, state):
         # Also taken for a NaN error (a blown-up trial state): shrink and retry; a state that stays
         # non-finite shrinks h until it no longer advances t, which the driver reports.
         fac = max(_FAC_MIN, min(1.0, _SAFETY * err ** -0.2)) if err < np.inf else _FAC_MIN
-    return state, accepted, 6, h * fac
+    return accepted, 6, h * fac
 
 
-DOPRI5 = StepKind(start, step)
+DOPRI5 = StepFunctions(start, step, 16)

@@ -8,27 +8,15 @@ predicted state, as in the paper and in AMUSE's ``hermite``).
 Step criterion (AMUSE's Hermite), evaluated at the start of every step:
 ``dt = eta * min over pairs of min(r/|v_ij|, sqrt(r^3/(m_i+m_j)))``.
 
-Positions and velocities are summed with compensation (Kahan), within each call. On the paper's
-100 test initial conditions x 300 intervals this cuts the runs ending above |dE/E0| = 1e-8 from
-9 % to 1 % at eta = 1e-3 (p90 3e-9 -> 8e-12) and from 7 % to 1 % at eta = 2.15e-3
-(``benchmarks/bench_compensation.py``), for about 20 % more time per step (1.16x the ns per step
-of the uncompensated Hermite before the shared driver, measured alternately in the same run).
+Positions and velocities are summed with compensation (Kahan), carried from one call to the next
+with the acceleration and jerk: a close pair far from the origin does not lose its separation's
+digits over ~1e5 steps (docs/integrators.md has the measurements).
 """
 
 import numpy as np
 
-from ._driver import StepKind
-from ._forces import acc_jerk, hot, pairwise_timescale
-
-
-@hot
-def _add_compensated(total, comp, i, k, value):
-    """Kahan summation ``total[i, k] += value``; ``comp[i, k]`` carries the part lost to round-off
-    (the exact sum is ``total - comp``)."""
-    y = value - comp[i, k]
-    t = total[i, k] + y
-    comp[i, k] = (t - total[i, k]) - y
-    total[i, k] = t
+from ._driver import StepFunctions
+from ._forces import acc_jerk, add_compensated, hot, time_scale_step
 
 
 @hot
@@ -39,8 +27,8 @@ def pec_step(pos, vel, mass, eps2, h, a0, j0, a1, j1, xp, vp, csx, csv):
     evaluation), and corrects with the fourth-order Hermite interpolation:
     ``v1 = v + h/2 (a0 + a1) + h^2/12 (j0 - j1)``, ``x1 = x + h/2 (v + v1) + h^2/12 (a0 - a1)``.
     The increments are added with compensated summation (``csx``, ``csv``: the round-off of
-    positions and velocities so far, subtracted again in the prediction), so a close pair far
-    from the origin does not lose its separation's digits over ~1e5 steps.
+    positions and velocities so far, subtracted again in the prediction). On return (a0, j0) hold
+    the forces at the new state, (a1, j1) those at the start of the step.
     """
     n = pos.shape[0]
     h2 = 0.5 * h * h
@@ -56,44 +44,36 @@ def pec_step(pos, vel, mass, eps2, h, a0, j0, a1, j1, xp, vp, csx, csv):
         for k in range(3):
             dv = hh * (a0[i, k] + a1[i, k]) + h12 * (j0[i, k] - j1[i, k])
             dx = hh * (2.0 * vel[i, k] + dv) + h12 * (a0[i, k] - a1[i, k])
-            _add_compensated(pos, csx, i, k, dx)
-            _add_compensated(vel, csv, i, k, dv)
+            pos[i, k], csx[i, k] = add_compensated(pos[i, k], csx[i, k], dx)
+            vel[i, k], csv[i, k] = add_compensated(vel[i, k], csv[i, k], dv)
+            a0[i, k], a1[i, k] = a1[i, k], a0[i, k]
+            j0[i, k], j1[i, k] = j1[i, k], j0[i, k]
 
 
-def hermite_kind(time_scale_step, force_step) -> StepKind:
-    """Hermite PEC with a step-size rule, as a :class:`~integrators._driver.StepKind`.
+def hermite_functions(state_step, force_step) -> StepFunctions:
+    """Hermite PEC with a step-size rule, as :class:`~integrators._driver.StepFunctions`.
 
     ``force_step(a0, j0, a1, j1, h, eta)`` gives the step after one of length ``h`` from the
     forces and jerks at both ends of that step, or +inf where it has none; then, and for the
-    first step of a call, ``time_scale_step(pos, vel, mass, eta)`` sets it from the state. Both
-    are ``hot`` Numba functions. The state is (a0, j0, a1, j1, xp, vp, csx, csv), each (N, 3);
-    a step swaps the two ends instead of copying. The compensations start at zero in every call: the
-    state between calls is plain float64.
+    first step of a call, ``state_step(pos, vel, mass, eta)`` sets it from the state. Both are
+    ``hot`` Numba functions. The work arrays are (a0, j0, a1, j1, xp, vp, csx, csv), each (N, 3):
+    the acceleration and jerk of the current state, those of the step's other end, the predicted
+    state, and the compensations of positions and velocities.
     """
 
     @hot
-    def start(pos, vel, mass, eps2, eta):
-        n = pos.shape[0]
-        a0 = np.empty((n, 3))
-        j0 = np.empty((n, 3))
-        acc_jerk(pos, vel, mass, eps2, a0, j0)
-        state = (a0, j0, np.empty((n, 3)), np.empty((n, 3)), np.empty((n, 3)), np.empty((n, 3)),
-                 np.zeros((n, 3)), np.zeros((n, 3)))
-        return state, 1, np.inf
+    def start(pos, vel, mass, eps2, eta, work):
+        acc_jerk(pos, vel, mass, eps2, work[0], work[1])
+        work[6:8] = 0.0
+        return 1, np.inf
 
     @hot
-    def step(pos, vel, mass, eps2, eta, h, h_last, state):
-        a0, j0, a1, j1, xp, vp, csx, csv = state
-        pec_step(pos, vel, mass, eps2, h, a0, j0, a1, j1, xp, vp, csx, csv)
-        return (a1, j1, a0, j0, xp, vp, csx, csv), True, 1, force_step(a0, j0, a1, j1, h, eta)
+    def step(pos, vel, mass, eps2, eta, h, h_last, work):
+        a0, j0, a1, j1 = work[0], work[1], work[2], work[3]
+        pec_step(pos, vel, mass, eps2, h, a0, j0, a1, j1, work[4], work[5], work[6], work[7])
+        return True, 1, force_step(a1, j1, a0, j0, h, eta)
 
-    return StepKind(start, step, time_scale_step)
-
-
-@hot
-def amuse_step(pos, vel, mass, eta):
-    """AMUSE's criterion: eta times the shortest pairwise time scale, at the start of every step."""
-    return eta * pairwise_timescale(pos, vel, mass)
+    return StepFunctions(start, step, 8, state_step)
 
 
 @hot
@@ -102,4 +82,4 @@ def no_force_step(a0, j0, a1, j1, h, eta):
     return np.inf
 
 
-HERMITE = hermite_kind(amuse_step, no_force_step)
+HERMITE = hermite_functions(time_scale_step, no_force_step)

@@ -19,7 +19,7 @@ equals the criterion's value on a circular orbit).
 import numpy as np
 
 from ._forces import hot, pairwise_timescale
-from .hermite import hermite_kind
+from .hermite import hermite_functions
 
 
 @hot
@@ -58,4 +58,4 @@ def fallback_step(pos, vel, mass, eta):
     return np.sqrt(eta) * pairwise_timescale(pos, vel, mass)
 
 
-HERMITE_AARSETH = hermite_kind(fallback_step, aarseth_criterion)
+HERMITE_AARSETH = hermite_functions(fallback_step, aarseth_criterion)

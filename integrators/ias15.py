@@ -31,19 +31,17 @@ factor (REBOUND's IAS15 falls to dt ~ 1e-10 there and creeps through in ~100 ste
 counts as at least ``_STALL_FLOOR`` (1e-3) of the sum of the pulls' magnitudes on the body, which
 leaves every body whose pulls do not cancel to three digits untouched.
 
-Each call starts afresh (the driver keeps no state between calls): its first step is REBOUND's
-PRS23 time scale of the initial state times (5040 epsilon)^(1/7), with no predicted b (so more
-predictor-corrector iterations), and the compensation of positions and velocities is dropped at
-the call's end. On the paper's initial conditions, one call per 0.1-yr interval (about 2.4 steps
-each) costs 70 % more force evaluations than one call per 300-interval episode (median 21.1k
-against 12.5k per episode) and 1.3x the wall time, at the same error (median |dE/E0| 6e-14 against
-4e-14; ``benchmarks/bench_ias15.py --restart``).
+The state carried from one call to the next (the driver's state record) is REBOUND's: the last
+accepted step, its coefficients b and their predictions e, the compensations of positions and
+velocities, and the acceleration at the current state. The b of each step are predicted at its
+start from the last accepted step's, for the step actually tried (so a landing step, shortened to
+end a call, gets a prediction for its own length).
 """
 
 import numpy as np
 
-from ._driver import StepKind
-from ._forces import accelerations, hot, pairwise_timescale
+from ._driver import StepFunctions
+from ._forces import accelerations, add_compensated, hot, pairwise_timescale
 
 #: The eight Gauss-Radau nodes of [0, 1] (0 and the roots of P7(2x-1) + P8(2x-1), Legendre P).
 NODES = np.array([
@@ -75,9 +73,14 @@ _C = _newton_to_power()
 _D = np.linalg.inv(_C.T)
 #: 1 / (h_n - h_j) for the divided differences at node n.
 _INV_GAP = np.array([[1.0 / (NODES[n] - NODES[j]) if j < n else 0.0 for j in range(8)] for n in range(8)])
-#: Integration weights: x gains dt^2 b_j / ((j+2)(j+3)), v gains dt b_j / (j+2).
-_X_WEIGHT = np.array([1.0 / ((j + 2) * (j + 3)) for j in range(7)])
-_V_WEIGHT = np.array([1.0 / (j + 2) for j in range(7)])
+#: Integration weights: x gains dt^2 b_j / ((j+2)(j+3)), v gains dt b_j / (j+2). The step's
+#: increments divide by the exact integers (as REBOUND does), rather than multiply by their rounded
+#: reciprocals, and multiply by dt twice rather than by a rounded dt^2: a rounded constant biases
+#: every step's round-off the same way, and with the steps of a periodic orbit repeating (outputs
+#: once per orbit) the bias adds up linearly instead of as a random walk.
+_X_DIVISOR = np.array([(j + 2.0) * (j + 3.0) for j in range(7)])
+_V_DIVISOR = np.array([j + 2.0 for j in range(7)])
+_X_WEIGHT = 1.0 / _X_DIVISOR  # for the positions predicted at the nodes (not accumulated)
 
 _SAFETY = 0.25  # largest shrink accepted without a retry, and the inverse of the largest growth
 _PC_TOLERANCE = 1e-16
@@ -91,24 +94,6 @@ _TINY = 2.2250738585072014e-308  # smallest normal float64
 def _is_normal(x):
     """C's isnormal: finite, non-zero and not subnormal (False for NaN)."""
     return _TINY <= abs(x) < np.inf
-
-
-@hot
-def _add_compensated(total, comp, index, i, k, value):
-    """Kahan summation ``total[index, i, k] += value`` with its running compensation ``comp``."""
-    y = value - comp[index, i, k]
-    t = total[index, i, k] + y
-    comp[index, i, k] = (t - total[index, i, k]) - y
-    total[index, i, k] = t
-
-
-@hot
-def _add_compensated_2d(total, comp, i, k, value):
-    """Kahan summation ``total[i, k] += value`` with its running compensation ``comp[i, k]``."""
-    y = value - comp[i, k]
-    t = total[i, k] + y
-    comp[i, k] = (t - total[i, k]) - y
-    total[i, k] = t
 
 
 @hot
@@ -276,45 +261,48 @@ def prs23_timescale(pos, vel, mass, acc):
     return np.sqrt(smallest)
 
 
-def ias15_kind(step_rule) -> StepKind:
+#: Work blocks of the state record (each (N, 3)): the coefficients b, their predictions e, both as
+#: of the last accepted step (br, er), the divided differences g and b's compensation csb (7 blocks
+#: each, in this order from block 0, as ``step`` slices them); a0 (the acceleration at the step's
+#: start), at (at the current node), xs (the predicted positions), the position and velocity
+#: compensations csx, csv; and one block of flags, whose [0, 0] is 1.0 while a0 is the acceleration
+#: of the current ``pos`` (a rejected step retries without re-evaluating it).
+_A0, _AT, _XS, _CSX, _CSV, _FLAGS = range(42, 48)
+BLOCKS = 48
+
+
+def ias15_functions(step_rule) -> StepFunctions:
     """IAS15 with a step-size rule: ``step_rule(pos, mass, eps2, xs, vel, a0, at, b, h, epsilon)``
     returns the step after one of length ``h`` (``pos``, ``vel`` at its start, ``xs`` and ``at``
     the positions and accelerations at the last node, ``a0`` and ``b`` the acceleration
-    polynomial); :func:`prs23_rule` or :func:`global_rule`.
-
-    State: the b coefficients, their predictions e, both as of the last accepted step (br, er),
-    the divided differences g and b's compensation csb, each (7, N, 3); a0 (the acceleration at
-    the step's start), at (at the current node), xs (the predicted positions), the position and
-    velocity compensations csx, csv, each (N, 3); and a flag array (1,) saying whether a0 is the
-    acceleration of the current ``pos`` (a rejected step retries without re-evaluating it).
+    polynomial); :func:`prs23_rule` or :func:`global_rule`. The work arrays are laid out as
+    ``_A0`` .. ``_FLAGS`` say.
     """
 
     @hot
-    def start(pos, vel, mass, eps2, epsilon):
-        n = pos.shape[0]
-        coefficients = np.zeros((6, 7, n, 3))  # b, e, br, er, g, csb
-        vectors = np.zeros((5, n, 3))  # a0, at, xs, csx, csv
-        a0 = vectors[0]
+    def start(pos, vel, mass, eps2, epsilon, work):
+        work[:] = 0.0
+        a0 = work[_A0]
         accelerations(pos, mass, eps2, a0)
-        flags = np.ones(1)
+        work[_FLAGS, 0, 0] = 1.0
         scale = (5040.0 * epsilon) ** (1.0 / 7.0)
         dt = prs23_timescale(pos, vel, mass, a0) * scale
         if not _is_normal(dt):
             dt = pairwise_timescale(pos, vel, mass) * scale
-        return (coefficients, vectors, flags), 1, dt
+        return 1, dt
 
     @hot
-    def step(pos, vel, mass, eps2, epsilon, h, h_last, state):
-        coefficients, vectors, flags = state
-        b, e, br, er, g, csb = (coefficients[0], coefficients[1], coefficients[2], coefficients[3],
-                                coefficients[4], coefficients[5])
-        a0, at, xs, csx, csv = vectors[0], vectors[1], vectors[2], vectors[3], vectors[4]
+    def step(pos, vel, mass, eps2, epsilon, h, h_last, work):
+        b, e, br, er, g, csb = work[0:7], work[7:14], work[14:21], work[21:28], work[28:35], work[35:42]
+        a0, at, xs, csx, csv = work[_A0], work[_AT], work[_XS], work[_CSX], work[_CSV]
         n = pos.shape[0]
         evals = 0
-        if flags[0] == 0.0:
+        if work[_FLAGS, 0, 0] == 0.0:
             accelerations(pos, mass, eps2, a0)
             evals += 1
-            flags[0] = 1.0
+            work[_FLAGS, 0, 0] = 1.0
+        if h_last != 0.0:
+            _predict(h / h_last, er, br, e, b)
         for i in range(n):
             for k in range(3):
                 for m in range(7):
@@ -359,8 +347,8 @@ def ias15_kind(step_rule) -> StepKind:
                         change = value - g[m, i, k]
                         g[m, i, k] = value
                         for j in range(m):
-                            _add_compensated(b, csb, j, i, k, change * _C[m, j])
-                        _add_compensated(b, csb, m, i, k, change)
+                            b[j, i, k], csb[j, i, k] = add_compensated(b[j, i, k], csb[j, i, k], change * _C[m, j])
+                        b[m, i, k], csb[m, i, k] = add_compensated(b[m, i, k], csb[m, i, k], change)
                         if node == 7:
                             ak = abs(at[i, k])
                             if _is_normal(ak) and ak > max_a:
@@ -373,30 +361,28 @@ def ias15_kind(step_rule) -> StepKind:
 
         dt_new = step_rule(pos, mass, eps2, xs, vel, a0, at, b, h, epsilon)
         if abs(dt_new / h) < _SAFETY:  # reject: retry with the shorter step
-            if h_last != 0.0:
-                _predict(dt_new / h_last, er, br, e, b)
-            return state, False, evals, dt_new
+            return False, evals, dt_new
         if dt_new / h > 1.0 / _SAFETY:
             dt_new = h / _SAFETY
 
-        h2 = h * h
         for i in range(n):
             for k in range(3):
+                x, cx = pos[i, k], csx[i, k]
                 for j in range(6, -1, -1):
-                    _add_compensated_2d(pos, csx, i, k, b[j, i, k] * _X_WEIGHT[j] * h2)
-                _add_compensated_2d(pos, csx, i, k, 0.5 * a0[i, k] * h2)
-                _add_compensated_2d(pos, csx, i, k, vel[i, k] * h)
+                    x, cx = add_compensated(x, cx, b[j, i, k] / _X_DIVISOR[j] * h * h)
+                x, cx = add_compensated(x, cx, a0[i, k] / 2.0 * h * h)
+                pos[i, k], csx[i, k] = add_compensated(x, cx, vel[i, k] * h)
+                v, cv = vel[i, k], csv[i, k]
                 for j in range(6, -1, -1):
-                    _add_compensated_2d(vel, csv, i, k, b[j, i, k] * _V_WEIGHT[j] * h)
-                _add_compensated_2d(vel, csv, i, k, a0[i, k] * h)
+                    v, cv = add_compensated(v, cv, b[j, i, k] / _V_DIVISOR[j] * h)
+                vel[i, k], csv[i, k] = add_compensated(v, cv, a0[i, k] * h)
         er[:] = e
         br[:] = b
-        _predict(dt_new / h, e, b, e, b)
-        flags[0] = 0.0
-        return state, True, evals, dt_new
+        work[_FLAGS, 0, 0] = 0.0
+        return True, evals, dt_new
 
-    return StepKind(start, step)
+    return StepFunctions(start, step, BLOCKS)
 
 
-IAS15 = ias15_kind(prs23_rule)
-IAS15_GLOBAL = ias15_kind(global_rule)
+IAS15 = ias15_functions(prs23_rule)
+IAS15_GLOBAL = ias15_functions(global_rule)

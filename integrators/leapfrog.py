@@ -8,7 +8,7 @@ the one of the next step's first kick.
 
 import numpy as np
 
-from ._driver import StepKind
+from ._driver import StepFunctions
 from ._forces import accelerations, hot
 
 
@@ -27,25 +27,25 @@ def kdk(pos, vel, mass, eps2, h, acc):
             vel[i, k] += hh * acc[i, k]
 
 
-def composition(weights: np.ndarray) -> StepKind:
+def composition(weights: np.ndarray) -> StepFunctions:
     """Fixed-step KDK composition: a step of length h is KDK substeps of lengths ``weights * h``
-    (one force evaluation each); the state is a(pos), (N, 3). Shared by leapfrog (weights [1])
-    and Yoshida's fourth-order scheme."""
+    (one force evaluation each); the work array is a(pos), (1, N, 3). Shared by leapfrog (weights
+    [1]) and Yoshida's fourth-order scheme."""
     per_step = weights.shape[0]
 
     @hot
-    def start(pos, vel, mass, eps2, dt):
-        acc = np.empty((pos.shape[0], 3))
-        accelerations(pos, mass, eps2, acc)
-        return acc, 1, dt
+    def start(pos, vel, mass, eps2, dt, work):
+        accelerations(pos, mass, eps2, work[0])
+        return 1, dt
 
     @hot
-    def step(pos, vel, mass, eps2, dt, h, h_last, acc):
+    def step(pos, vel, mass, eps2, dt, h, h_last, work):
+        acc = work[0]
         for w in weights:
             kdk(pos, vel, mass, eps2, w * h, acc)
-        return acc, True, per_step, dt
+        return True, per_step, dt
 
-    return StepKind(start, step, fixed_step=True)
+    return StepFunctions(start, step, 1, fixed_step=True)
 
 
 LEAPFROG = composition(np.array([1.0]))

@@ -6,9 +6,7 @@ Differentialgleichungen", Z. Math. Phys. 46, 435; see E. Hairer, S. P. Norsett &
 nor time-symmetric: energy drifts at O(dt^4) per unit time.
 """
 
-import numpy as np
-
-from ._driver import StepKind
+from ._driver import StepFunctions
 from ._forces import accelerations, hot
 
 
@@ -45,15 +43,15 @@ def rk4_step(pos, vel, mass, eps2, h, xs, vs, acc, sx, sv):
 
 
 @hot
-def start(pos, vel, mass, eps2, dt):
-    """State: five (N, 3) work arrays (stage state xs, vs; stage acceleration; weighted sums)."""
-    return np.empty((5, pos.shape[0], 3)), 0, dt
+def start(pos, vel, mass, eps2, dt, work):
+    """Work: five (N, 3) arrays (stage state xs, vs; stage acceleration; weighted sums), scratch."""
+    return 0, dt
 
 
 @hot
 def step(pos, vel, mass, eps2, dt, h, h_last, work):
     rk4_step(pos, vel, mass, eps2, h, work[0], work[1], work[2], work[3], work[4])
-    return work, True, 4, dt
+    return True, 4, dt
 
 
-RK4 = StepKind(start, step, fixed_step=True)
+RK4 = StepFunctions(start, step, 5, fixed_step=True)

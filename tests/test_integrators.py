@@ -212,12 +212,12 @@ def test_min_timescale():
 @pytest.mark.parametrize("duration", [1.0884, 0.3, 1e-3, 2.0 * 0.1])
 def test_lands_exactly_on_duration(method, duration):
     pos, vel, mass = hierarchical_triple()
-    param = METHODS[method].default if METHODS[method].kind == "variable" else 0.1
+    param = METHODS[method].default if METHODS[method].step_control == "variable" else 0.1
     r = evolve(method, pos, vel, mass, duration, param)
     assert r.status == Status.OK
     assert r.time == duration
     assert r.n_steps >= 1
-    if METHODS[method].kind == "fixed":  # last step merged or shortened, never a sliver
+    if METHODS[method].step_control == "fixed":  # last step merged or shortened, never a sliver
         assert r.n_steps == max(1, int(np.ceil(duration / param - 1e-9)))
 
 
@@ -323,9 +323,26 @@ def test_methods_table():
         expected = evals_per_steps[info.name]
         assert evals == expected(steps) if expected else evals > 7 * steps, (i, info.name, steps, evals)
         assert info.param_range[0] < info.default < info.param_range[1]
-        assert (info.param == "dt") == (info.kind == "fixed")
+        assert (info.param == "dt") == (info.step_control == "fixed")
     assert [info.param for info in METHODS.values()] == ["eta"] * 3 + ["tol"] + ["dt"] * 3 + ["epsilon"] * 2
     assert METHODS["hermite"].default == 0.03
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_method_id_reaches_its_rows_driver(method):
+    """The compiled dispatch is built from the table: id i runs row i's driver, which marks the state
+    record as its own; a record of another method is started afresh, not misread."""
+    pos, vel, mass = hierarchical_triple()
+    info = METHODS[method]
+    state = np.zeros(integrators.state_size(3))
+    fresh = integrators.evolve_kernel(info.method_id, pos.copy(), vel.copy(), mass, 0.5, info.default, 0.0, 10**5)
+    p, v = pos.copy(), vel.copy()
+    other = METHODS["rk4" if method != "rk4" else "hermite"]
+    integrators.advance_kernel(other.method_id, p.copy(), v.copy(), mass, 0.5, other.default, 0.0, 10**5, state)
+    assert state[0] == other.method_id + 1
+    out = integrators.advance_kernel(info.method_id, p, v, mass, 0.5, info.default, 0.0, 10**5, state)
+    assert state[0] == info.method_id + 1
+    assert tuple(out) == tuple(fresh)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -2,7 +2,9 @@
 
 Both :class:`~threebody_env.ThreeBodyEnv` (B = 1) and :class:`~threebody_env.ThreeBodyVectorEnv`
 hold one :class:`SystemBatch`, so a single environment and one slot of the vector environment run
-the same code: the same Numba kernel, the same energy bookkeeping, bit for bit.
+the same code: the same Numba kernel, the same energy bookkeeping, bit for bit. Each system carries
+its integrator's state record from one interval to the next (as :class:`integrators.Simulation`
+does), whatever parameter the agent picks; reset clears it.
 """
 
 from __future__ import annotations
@@ -37,7 +39,10 @@ _INTERVALS, _N_STEPS, _N_EVALS, _EPISODE_EVALS, _STATUS, _FAILED = range(len(COU
 class SystemBatch:
     """Positions, velocities, energies and cost counters of ``num_systems`` systems of N bodies.
 
-    Arrays have a leading batch axis: ``pos``/``vel`` (B, N, 3) float64, ``mass`` (B, N). The
+    Arrays have a leading batch axis: ``pos``/``vel`` (B, N, 3) float64, ``mass`` (B, N), and
+    ``states`` (B, ``integrators.state_size(N)``) float64, each system's integrator state record
+    (zeros: start afresh; a record of another method is also started afresh, so a system may
+    switch methods between intervals). The
     per-system scalars are packed into ``floats`` (len(FLOAT_FIELDS), B) float64 and ``counts``
     (len(COUNT_FIELDS), B) int64, so that one compiled call updates them all; each row is also an
     attribute of the same name, a (B,) view (``energy_error``, ``n_force_evals``, ...; see
@@ -73,6 +78,7 @@ class SystemBatch:
         self.pos = np.zeros((b, n, 3))
         self.vel = np.zeros((b, n, 3))
         self.mass = np.ones((b, n))
+        self.states = np.zeros((b, integrators.state_size(n)))
         self.floats = np.zeros((len(FLOAT_FIELDS), b))
         self.floats[[_ENERGY0, _LENGTH, _SPEED, _REFERENCE_COST]] = 1.0
         self.floats[_PARAM] = config.reference_param
@@ -82,12 +88,13 @@ class SystemBatch:
         if config.record_wall_time and b > 1:
             # Compile (or load from the cache) the parallel kernel now, not inside the first timed interval
             # (the serial kernel is compiled by reset, which measures the reference cost with it).
-            integrators.evolve_batch(self.method_id, self.pos, self.vel, self.mass, config.interval, self.param,
-                                     config.softening, 1, np.zeros(b, dtype=bool))
+            integrators.advance_batch(self.method_id, self.pos, self.vel, self.mass, config.interval, self.param,
+                                      config.softening, 1, np.zeros(b, dtype=bool), self.states)
 
     def _bind_rows(self) -> None:
         """Name each row of ``floats`` and ``counts`` (views, so writes through them reach the batch)."""
         self._first_system = (self.pos[0], self.vel[0], self.mass[0])  # views, for the serial path
+        self._first_state = self.states[0]
         for row, name in enumerate(FLOAT_FIELDS):
             setattr(self, name, self.floats[row])
         for row, name in enumerate(COUNT_FIELDS):
@@ -95,7 +102,7 @@ class SystemBatch:
 
     def __getstate__(self) -> dict:
         """Pickle and deepcopy the packed arrays only: copied views would no longer share their memory."""
-        views = {*FLOAT_FIELDS, *COUNT_FIELDS, "_first_system"}
+        views = {*FLOAT_FIELDS, *COUNT_FIELDS, "_first_system", "_first_state"}
         return {k: v for k, v in self.__dict__.items() if k not in views}
 
     def __setstate__(self, state: dict) -> None:
@@ -114,6 +121,7 @@ class SystemBatch:
             raise ValueError(f"initial energy {energy0!r} must be finite and non-zero: "
                              "the relative energy error needs it")
         self.pos[index], self.vel[index], self.mass[index] = pos, vel, mass
+        self.states[index] = 0.0
         total_mass = mass.sum()
         com = (mass[:, None] * pos).sum(axis=0) / total_mass
         radius = np.sqrt((mass * ((pos - com) ** 2).sum(axis=1)).sum() / total_mass)
@@ -138,19 +146,20 @@ class SystemBatch:
         return float(max(n_evals, 1) if cfg.cost == "force_evals" else max(elapsed, 1e-9))
 
     def advance(self, params: np.ndarray, active: np.ndarray) -> None:
-        """Integrate the ``active`` systems over one interval with their ``params`` (both (B,))."""
+        """Integrate the ``active`` systems over one interval with their ``params`` (both (B,)), each from
+        the integrator state its last interval left."""
         cfg = self.config
         start = time.perf_counter() if cfg.record_wall_time else 0.0
         if active.size == 1:  # one system: skip the parallel kernel's thread launch
             if active[0]:
-                self._evolved[:, 0] = integrators.evolve_kernel(
+                self._evolved[:, 0] = integrators.advance_kernel(
                     self.method_id, *self._first_system, cfg.interval, params[0], cfg.softening,
-                    cfg.max_integrator_steps,
+                    cfg.max_integrator_steps, self._first_state,
                 )
         else:
-            self._evolved[:] = integrators.evolve_batch(
+            self._evolved[:] = integrators.advance_batch(
                 self.method_id, self.pos, self.vel, self.mass, cfg.interval, params,
-                cfg.softening, cfg.max_integrator_steps, active,
+                cfg.softening, cfg.max_integrator_steps, active, self.states,
             )
         elapsed = time.perf_counter() - start if cfg.record_wall_time else 0.0
         _account(self.pos, self.vel, self.mass, params, active, self._evolved, self.floats, self.counts,
