@@ -217,12 +217,13 @@ def _rollout_chunk(policy: Policy, seeds: list[int], env_kwargs: dict[str, Any],
 def _episode_local_errors(local_error: LocalErrorFunction, states: np.ndarray, mass: np.ndarray,
                           intervals: np.ndarray, interval: float) -> np.ndarray:
     """Each episode's local error summed over the intervals it ran, from ``states`` (4, T, B, N, 3):
-    start positions, start velocities, end positions, end velocities of every interval."""
+    start positions, start velocities, end positions, end velocities of every interval. A non-finite
+    sum (an integration that blew up) is ``inf``, so that NaN keeps meaning "not measured"."""
     sums = np.empty(intervals.size)
     for i, t in enumerate(intervals):
         start_pos, start_vel, end_pos, end_vel = (np.ascontiguousarray(a[:t, i]) for a in states)
         sums[i] = np.sum(local_error(start_pos, start_vel, end_pos, end_vel, np.ascontiguousarray(mass[i]), interval))
-    return sums
+    return np.where(np.isfinite(sums), sums, np.inf)
 
 
 def _snapshot(systems, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -21,6 +21,7 @@ from agents.evaluation import compare_with_fixed
 from threebody_env.initial_conditions import PAPER_INTERVAL, Hierarchical, Plummer
 
 FAST = ["--n-ics", "3", "--n-intervals", "12", "--no-progress"]
+HERMITE = ["--baselines", "hermite"]  # the policy's own method alone, where a test is about something else
 
 
 def tiny_dqn(constant_action: int | None = None, env_kwargs: dict | None = None) -> DQN:
@@ -75,14 +76,21 @@ def test_files_and_every_baseline_in_the_table(evaluated):
     summary = json.loads((folder / "summary.json").read_text())
     names = [m["method"] for m in summary["methods"]]
     roles = [m["role"] for m in summary["methods"]]
-    assert roles.count("policy") == 1 and roles.count("fixed") == 7 and "eta=0.03 (default)" in names
+    # the union by default: Hermite's 7 (the policy's grid) and its default, IAS15's 19 (3 per decade of 1e-10..1e-4)
+    assert roles.count("policy") == 1 and roles.count("fixed") == 7 + 19 and roles.count("default") == 1
+    assert "eta=0.03 (default)" in names and "ias15 epsilon=1e-10" in names and "ias15 epsilon=0.0001" in names
+    assert "ias15 epsilon=1e-09 (default)" in names  # IAS15's default lies on its grid: that point, named so
+    assert summary["baselines"] == ["hermite", "ias15"]
     if rebound_baseline.available():
         assert "REBOUND IAS15" in names
     for name in names:
         assert name in printed
     assert "dominated" in printed.lower() and "closest fixed action" in printed.lower()
+    assert "competitor" in printed.lower() and "OUTSIDE:" in printed and "Overall call" in printed
     episodes = read_csv(folder / "episodes.csv")
     assert len(episodes) == 3 * len(names)
+    assert {r["integrator"] for r in episodes if r["method"].startswith("ias15 ")} == {"ias15"}
+    assert all(r["local_error"] == "nan" for r in episodes)  # not asked for
     assert {int(r["seed"]) for r in episodes} == {2_000_000, 2_000_001, 2_000_002}
 
 
@@ -105,15 +113,18 @@ def test_summary_statistics_and_verdict_agree_with_the_episodes(evaluated):
         for name in STATISTICS:
             column = f"final_error_{name}"
             assert method[f"{column}_low"] <= method[column] <= method[f"{column}_high"], (method["method"], name)
-    verdict = summary["comparison"]["force_evals"]
+    verdict = summary["comparison"]["energy_error"]["force_evals"]
     policy = next(m for m in summary["methods"] if m["role"] == "policy")
     assert set(verdict["statistics"]) == set(STATISTICS) and verdict["tolerance"] == 1e-8
     for name, stat in verdict["statistics"].items():
         assert stat["position"] in ("below", "on", "above", "outside"), name
         assert stat["policy"]["value"] == policy[f"final_error_{name}"]
     assert summary["statistics"]["log_error_floor"] == 1e-16 and summary["statistics"]["bootstrap"]["seed"] >= 0
-    assert "Verdict at equal force evaluations" in printed and "Verdict at equal deployed wall time" in printed
-    deployed = summary["comparison"]["deployed_wall_time"]
+    assert "Verdict on the final |dE/E0| at equal force evaluations" in printed
+    assert "Verdict on the final |dE/E0| at equal deployed wall time" in printed
+    assert summary["comparison"]["local_error"] == {"force_evals": None, "deployed_wall_time": None}
+    assert summary["call"]["outcome"] in ("loses", "undecided")  # no win without the local error
+    deployed = summary["comparison"]["energy_error"]["deployed_wall_time"]
     assert deployed["policy_cost"] == policy["deployed_wall_time_total"] > 0
     assert set(deployed["statistics"]) == set(STATISTICS)
     for row in episodes:  # every method but the REBOUND reference is timed deployed, episode by episode
@@ -122,23 +133,25 @@ def test_summary_statistics_and_verdict_agree_with_the_episodes(evaluated):
 
 
 def test_no_deployed_skips_the_wall_time_verdict(run_dir, tmp_path, capsys):
-    main([str(run_dir), *FAST, "--no-plots", "--no-reference", "--no-deployed", "--output", str(tmp_path / "out")])
+    main([str(run_dir), *FAST, *HERMITE, "--no-plots", "--no-reference", "--no-deployed", "--output",
+          str(tmp_path / "out")])
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
-    assert summary["comparison"]["deployed_wall_time"] is None
+    assert summary["comparison"]["energy_error"]["deployed_wall_time"] is None
     assert all(r["deployed_wall_time"] == "nan" for r in read_csv(tmp_path / "out" / "episodes.csv"))
-    assert "No verdict at equal deployed wall time" in capsys.readouterr().out
+    assert "No verdict on the final |dE/E0| at equal deployed wall time" in capsys.readouterr().out
 
 
 def test_existing_results_need_force_and_force_clears_them(run_dir, tmp_path, capsys):
     out = tmp_path / "out"
-    main([str(run_dir), *FAST, "--no-plots", "--no-reference", "--output", str(out)])
+    main([str(run_dir), *FAST, *HERMITE, "--no-plots", "--no-reference", "--output", str(out)])
     (out / "orbits.png").write_bytes(b"a figure left by an earlier run")
     with pytest.raises(SystemExit) as exit_info:
-        main([str(run_dir), *FAST, "--no-plots", "--no-reference", "--output", str(out)])
+        main([str(run_dir), *FAST, *HERMITE, "--no-plots", "--no-reference", "--output", str(out)])
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and "already holds results" in err and "--force" in err
     assert len(err.strip().splitlines()) == 1
-    main([str(run_dir), *FAST, "--no-plots", "--no-reference", "--output", str(out), "--force", "--tolerance", "1e-30"])
+    main([str(run_dir), *FAST, *HERMITE, "--no-plots", "--no-reference", "--output", str(out), "--force", "--tolerance",
+          "1e-30"])
     assert not (out / "orbits.png").exists()
     summary = json.loads((out / "summary.json").read_text())
     assert summary["statistics"]["tolerance"] == 1e-30
@@ -168,7 +181,7 @@ def test_bad_output_is_refused_before_any_work(case, run_dir, tmp_path, monkeypa
 
 def test_constant_policy_reproduces_its_fixed_baseline(tmp_path):
     run = make_run(tmp_path / "run", constant_action=3)
-    main([str(run), *FAST, "--no-plots", "--no-reference", "--output", str(tmp_path / "out")])
+    main([str(run), *FAST, *HERMITE, "--no-plots", "--no-reference", "--output", str(tmp_path / "out")])
     rows = read_csv(tmp_path / "out" / "episodes.csv")
     policy = [r for r in rows if r["role"] == "policy"]
     fixed = [r for r in rows if r["role"] == "fixed"][3 * 3 : 4 * 3]  # action 3, three episodes
@@ -181,7 +194,7 @@ def test_constant_policy_reproduces_its_fixed_baseline(tmp_path):
 def test_param_range_override_keeps_the_models_action_count(run_dir, tmp_path):
     """A narrower range for a 7-action model: 7 fixed baselines spanning the new range (not the
     3-per-decade count of the new range, which would not fit the model)."""
-    main([str(run_dir), *FAST, "--env-kwargs", "param_range:(0.002,0.05)", "--no-plots", "--no-reference",
+    main([str(run_dir), *FAST, *HERMITE, "--env-kwargs", "param_range:(0.002,0.05)", "--no-plots", "--no-reference",
           "--output", str(tmp_path / "out")])
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     fixed = [m["method"] for m in summary["methods"] if m["role"] == "fixed"]
@@ -195,7 +208,9 @@ def test_transfer_to_another_integrator(run_dir, integrator, default):
     summary = json.loads((folder / "summary.json").read_text())
     assert summary["env_kwargs"]["integrator"] == integrator
     names = [m["method"] for m in summary["methods"]]
-    assert default in names and sum(m["role"] == "fixed" for m in summary["methods"]) == 7  # the model's action count
+    own = [m for m in summary["methods"] if m["role"] == "fixed" and m["integrator"] == integrator]
+    assert default in names and len(own) == 7  # the model's action count
+    assert summary["baselines"] == sorted([integrator, "hermite", "ias15"])  # the union: its method and the usual two
     assert all(math.isfinite(m["force_evals_total"]) for m in summary["methods"])
 
 
@@ -286,11 +301,11 @@ def test_observation_tied_to_n_cannot_transfer(observation):
 
 def test_triple_policy_evaluated_on_a_cluster(run_dir, tmp_path, capsys):
     """The transfer of item 3: a triple-trained summary policy against the cluster family's own baselines."""
-    main([str(run_dir), *FAST, "--env-kwargs", "initial_conditions:plummer", "n_bodies:4", "--no-plots",
+    main([str(run_dir), *FAST, *HERMITE, "--env-kwargs", "initial_conditions:plummer", "n_bodies:4", "--no-plots",
           "--no-reference", "--output", str(tmp_path / "out")])
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["env_kwargs"]["n_bodies"] == 4 and summary["env_kwargs"]["interval"] == Plummer().interval
-    assert summary["comparison"]["force_evals"] is not None
+    assert summary["comparison"]["energy_error"]["force_evals"] is not None
     roles = [m["role"] for m in summary["methods"]]
     assert roles.count("policy") == 1 and roles.count("fixed") == 7
 
@@ -349,7 +364,7 @@ def test_zoo_run_folder_gets_the_verdict_with_its_env_kwargs(tmp_path):
     run = make_zoo_run(tmp_path, "threebody_env:ThreeBody-v0", kwargs, model=tiny_dqn(2, {"n_actions": 5}))
     assert (run / "threebody_env:ThreeBody-v0" / "args.yml").read_text().startswith(
         "!!python/object/apply:collections.OrderedDict")
-    main([str(run), *FAST, "--no-plots", "--no-reference", "--no-deployed"])
+    main([str(run), *FAST, *HERMITE, "--no-plots", "--no-reference", "--no-deployed"])
     summary = json.loads((run / "evaluation" / "summary.json").read_text())
     assert summary["env"] == "ThreeBody-v0" and summary["env_kwargs"]["n_actions"] == 5
     assert summary["model"] == str(run / "threebody_env:ThreeBody-v0.zip") and summary["training_seed"] == ZOO_SEED
