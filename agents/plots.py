@@ -99,7 +99,12 @@ def _error_cost_panel(fig: Figure, cell, report: Report, styles: dict[str, dict]
         ax.scatter(cost, median, s=320 if policy else 90, color=style["color"], marker=style["marker"],
                    edgecolors="black", linewidths=1.0, zorder=6, label=f"{spec.name}: median")
         ax.scatter(cost, p90, s=200 if policy else 70, facecolors="none", edgecolors=style["color"],
-                   marker=style["marker"], linewidths=1.8 if policy else 1.2, zorder=6, label=f"{spec.name}: p90")
+                   marker=style["marker"], linewidths=1.8 if policy else 1.2, zorder=7, label=f"{spec.name}: p90")
+        if policy:  # the two markers may overlap: name them beside the star
+            ax.annotate(f"median {median:.2g}", (cost, median), xytext=(12, -10), textcoords="offset points",
+                        fontsize=8, color=style["color"])
+            ax.annotate(f"p90 {p90:.2g}", (cost, p90), xytext=(12, 4), textcoords="offset points", fontsize=8,
+                        color=style["color"])
         top.hist(costs[spec.name], bins=cost_bins.tolist(), histtype="step", color=style["color"],
                  lw=2.2 if policy else 1.0)
         right.hist(errors[spec.name], bins=error_bins.tolist(), histtype="step", color=style["color"],

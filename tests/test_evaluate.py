@@ -14,10 +14,15 @@ import torch
 import yaml
 from stable_baselines3 import DQN
 
+import integrators
 import threebody_env.sb3
 from agents import evaluation, rebound_baseline
 from agents.evaluate_cli import main
-from agents.evaluation import compare_with_fixed
+from agents.baselines import FixedActionPolicy
+from agents.evaluation import BaselineMethod, baseline_methods, compare_with_fixed
+from agents.rollout import rollout
+from conftest import dop853
+from threebody_env.config import EnvConfig
 from threebody_env.initial_conditions import PAPER_INTERVAL, Hierarchical, Plummer
 
 FAST = ["--n-ics", "3", "--n-intervals", "12", "--no-progress"]
@@ -244,12 +249,16 @@ def _bad_inputs(tmp_path: Path, run_dir: Path) -> dict[str, list[str]]:
         "must be an integer >= 1": [str(run_dir), "--n-ics", "0"],
         "do not fit": [str(run_dir), "--n-ics", "5", "--seed-offset", "999999"],
         "must be a finite number > 0": [str(run_dir), "--tolerance", "-1"],
+        "unknown method": [str(run_dir), "--baselines", "hermite", "euler"],
+        "number of grid points must be an integer >= 2": [str(run_dir), "--baselines", "ias15:1"],
+        "names hermite twice": [str(run_dir), "--baselines", "hermite", "hermite:4"],
     }
 
 
 @pytest.mark.parametrize("case", ["no run folder or model file", "args.yml is missing", "incompatible", "unknown integrator",
                                   "invalid environment settings", "must be an integer >= 1", "do not fit",
-                                  "must be a finite number > 0"])
+                                  "must be a finite number > 0", "unknown method",
+                                  "number of grid points must be an integer >= 2", "names hermite twice"])
 def test_bad_inputs_exit_2_with_one_line(case, tmp_path, run_dir, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main([*_bad_inputs(tmp_path, run_dir)[case], "--no-progress"])
@@ -432,3 +441,114 @@ def test_n_steps_still_works_for_one_release_and_says_it_is_deprecated(run_dir, 
     with pytest.raises(SystemExit):
         build_parser().parse_args([str(run_dir), "--n-steps", "0"])
     assert "must be an integer >= 1" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- the baselines of the union front
+
+
+def test_default_baselines_are_the_policys_method_hermite_and_ias15():
+    names = lambda config: [m.integrator for m in baseline_methods(config)]  # noqa: E731
+    assert names(EnvConfig()) == ["hermite", "ias15"]
+    assert names(EnvConfig(integrator="leapfrog")) == ["leapfrog", "hermite", "ias15"]
+    assert names(EnvConfig(integrator="ias15")) == ["ias15", "hermite"]
+    assert baseline_methods(EnvConfig(), [BaselineMethod("ias15", 4)]) == [BaselineMethod("ias15", 4)]
+
+
+def test_baselines_option_chooses_the_methods_and_their_grids(run_dir, tmp_path):
+    """--baselines ias15:4 hermite:3: IAS15 on 4 values over its own range, Hermite (the policy's
+    method) on 3 over the policy's; each default beside its grid; IAS15's episodes are IAS15's."""
+    out = tmp_path / "out"
+    main([str(run_dir), *FAST, "--baselines", "ias15:4", "hermite:3", "--no-plots", "--no-reference", "--no-deployed",
+          "--output", str(out)])
+    summary = json.loads((out / "summary.json").read_text())
+    listed = [(m["method"], m["role"], m["integrator"]) for m in summary["methods"]]
+    assert listed == [("policy (dqn)", "policy", "hermite"),
+                      ("ias15 epsilon=1e-10", "fixed", "ias15"), ("ias15 epsilon=1e-08", "fixed", "ias15"),
+                      ("ias15 epsilon=1e-06", "fixed", "ias15"), ("ias15 epsilon=0.0001", "fixed", "ias15"),
+                      ("ias15 epsilon=1e-09 (default)", "default", "ias15"),
+                      ("eta=0.001", "fixed", "hermite"), ("eta=0.01", "fixed", "hermite"),
+                      ("eta=0.1", "fixed", "hermite"), ("eta=0.03 (default)", "default", "hermite")]
+    rows = read_csv(out / "episodes.csv")
+    ias15 = [r for r in rows if r["method"] == "ias15 epsilon=1e-06"]
+    direct = rollout(FixedActionPolicy(2, "ias15 1e-6"), [2_000_000, 2_000_001, 2_000_002], n_intervals=12,
+                     env_kwargs={"integrator": "ias15", "param_range": (1e-10, 1e-4), "n_actions": 4})
+    assert [float(r["final_energy_error"]) for r in ias15] == direct.final_energy_error.tolist()
+    assert [int(r["force_evals"]) for r in ias15] == direct.force_evals.tolist()
+
+
+# ---------------------------------------------------------------- the local error's plumbing
+
+
+def _distance(pos, vel, pos_ref, vel_ref, start_pos, mass) -> float:
+    """max |x - x_ref| / r + max |v - v_ref| / v, r the mean pair separation of ``start_pos``, v = sqrt(M / r)."""
+    i, j = np.triu_indices(len(mass), 1)
+    r = np.linalg.norm(start_pos[i] - start_pos[j], axis=1).mean()
+    return float(np.abs(pos - pos_ref).max() / r + np.abs(vel - vel_ref).max() / np.sqrt(mass.sum() / r))
+
+
+def dop853_local_errors(start_pos, start_vel, end_pos, end_vel, mass, interval):
+    """A stand-in for the independent reference, for plumbing tests only: scipy's DOP853 at 1e-13."""
+    out = np.empty(len(start_pos))
+    for k in range(len(start_pos)):
+        ref = dop853(start_pos[k], start_vel[k], mass, interval)
+        out[k] = _distance(end_pos[k], end_vel[k], *ref, start_pos[0], mass)
+    return out
+
+
+def test_local_error_records_each_interval_from_its_own_start_state():
+    """A 'reference' that is the method itself, Hermite at the same eta, reproduces every interval
+    exactly: local error 0, and each interval starts where the last one ended, at the initial condition."""
+    eta = float(np.logspace(-3, -1, 7)[2])
+    seen = []
+
+    def same_method(start_pos, start_vel, end_pos, end_vel, mass, interval):
+        seen.append((start_pos, start_vel, end_pos, end_vel))
+        errors = []
+        for k in range(len(start_pos)):
+            r = integrators.evolve("hermite", start_pos[k], start_vel[k], mass, interval, eta)
+            errors.append(_distance(end_pos[k], end_vel[k], r.pos, r.vel, start_pos[0], mass))
+        return np.array(errors)
+
+    seeds = [2_000_000, 2_000_001]
+    result = rollout(FixedActionPolicy(2, "eta"), seeds, n_intervals=7, local_error=same_method)
+    assert result.local_error.tolist() == [0.0, 0.0]
+    env = threebody_env.ThreeBodyVectorEnv(num_envs=1)
+    for (start_pos, start_vel, end_pos, end_vel), seed in zip(seen, seeds, strict=True):
+        assert start_pos.shape == (7, 3, 3)
+        env.reset(seed=[seed])
+        assert np.array_equal(start_pos[0], env.systems.pos[0]) and np.array_equal(start_vel[0], env.systems.vel[0])
+        assert np.array_equal(start_pos[1:], end_pos[:-1]) and np.array_equal(start_vel[1:], end_vel[:-1])
+        assert not np.array_equal(end_pos[-1], start_pos[-1])
+
+
+def test_local_error_against_a_stand_in_reference_orders_the_methods():
+    """Against DOP853 (a stand-in here), Hermite's summed local error grows with eta, episode by episode."""
+    seeds = [2_000_000, 2_000_001, 2_000_002]
+    small, large = (rollout(FixedActionPolicy(k, "eta"), seeds, n_intervals=5, local_error=dop853_local_errors)
+                    for k in (0, 6))
+    assert np.all(np.isfinite(small.local_error)) and np.all(small.local_error > 0)
+    assert np.all(large.local_error > 10 * small.local_error)
+
+
+def test_local_error_verdict_end_to_end(run_dir, tmp_path, monkeypatch, capsys):
+    """--local-error with the reference replaced by the DOP853 stand-in: a second measure in every
+    table, a verdict on it at both costs, the overall call, and the figure's second row."""
+    from agents.evaluation import runs
+
+    monkeypatch.setattr(runs, "reference_local_errors", dop853_local_errors)
+    out = tmp_path / "out"
+    main([str(run_dir), "--n-ics", "3", "--n-intervals", "4", "--no-progress", "--baselines", "hermite:3", "ias15:3",
+          "--no-reference", "--local-error", "--output", str(out)])
+    printed = capsys.readouterr().out
+    summary = json.loads((out / "summary.json").read_text())
+    for axis in ("force_evals", "deployed_wall_time"):
+        local = summary["comparison"]["local_error"][axis]
+        assert local["measure"] == "local_error" and set(local["statistics"]) == set(STATISTICS)
+        policy = next(m for m in summary["methods"] if m["role"] == "policy")
+        assert local["statistics"]["median"]["policy"]["value"] == policy["local_error_median"] > 0
+        assert f"Verdict on the summed local error at equal {axis.replace('_', ' ').replace('evals', 'evaluations')}" \
+            in printed
+    assert summary["call"]["outcome"] in ("wins", "loses", "undecided") and "Overall call" in printed
+    rows = read_csv(out / "episodes.csv")
+    assert all(0 < float(r["local_error"]) < 1 for r in rows)
+    assert (out / "error_cost.png").stat().st_size > 0
