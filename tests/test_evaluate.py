@@ -12,16 +12,16 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from conftest import dop853
 from stable_baselines3 import DQN
 
 import integrators
 import threebody_env.sb3
 from agents import evaluation, rebound_baseline
-from agents.evaluate_cli import main
 from agents.baselines import FixedActionPolicy
+from agents.evaluate_cli import main
 from agents.evaluation import BaselineMethod, baseline_methods, compare_with_fixed
 from agents.rollout import rollout
-from conftest import dop853
 from threebody_env.config import EnvConfig
 from threebody_env.initial_conditions import PAPER_INTERVAL, Hierarchical, Plummer
 
@@ -255,8 +255,9 @@ def _bad_inputs(tmp_path: Path, run_dir: Path) -> dict[str, list[str]]:
     }
 
 
-@pytest.mark.parametrize("case", ["no run folder or model file", "args.yml is missing", "incompatible", "unknown integrator",
-                                  "invalid environment settings", "must be an integer >= 1", "do not fit",
+@pytest.mark.parametrize("case", ["no run folder or model file", "args.yml is missing", "incompatible",
+                                  "unknown integrator", "invalid environment settings", "must be an integer >= 1",
+                                  "do not fit",
                                   "must be a finite number > 0", "unknown method",
                                   "number of grid points must be an integer >= 2", "names hermite twice"])
 def test_bad_inputs_exit_2_with_one_line(case, tmp_path, run_dir, capsys):

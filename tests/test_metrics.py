@@ -10,8 +10,18 @@ import math
 import numpy as np
 import pytest
 
-from agents.evaluation import (Estimate, MethodSpec, episode_rows, error_statistics, front_value, interpolate_front,
-                               lower_envelope, overall_call, summarize, verdict)
+from agents.evaluation import (
+    Estimate,
+    MethodSpec,
+    episode_rows,
+    error_statistics,
+    front_value,
+    interpolate_front,
+    lower_envelope,
+    overall_call,
+    summarize,
+    verdict,
+)
 from agents.evaluation.metrics import bootstrap_blocks, episode_errors, position, ratio
 from agents.rollout import RolloutResult
 
@@ -250,7 +260,8 @@ def test_union_verdict_below_on_above_outside_and_the_competitor():
         assert median.position == "below" and median.comparison.dominated_by == ()
         # the cheapest fixed choice as good as 1e-12 is H c, at 2500 / 300 of the policy's cost
         assert median.comparison.competitor == "H c" and median.comparison.cost_margin == pytest.approx(25 / 3)
-    assert set(below) == {(m, a) for m in ("energy_error", "local_error") for a in ("force_evals", "deployed_wall_time")}
+    assert set(below) == {(m, a) for m in ("energy_error", "local_error")
+                          for a in ("force_evals", "deployed_wall_time")}
     above = _verdicts(_union_table([1e-9] * 4, [1e-8] * 4))[("energy_error", "force_evals")].get("median")
     # I a is as good (1e-10 < 1e-9) at a quarter of the cost: above the front and dominated
     assert above.position == "above" and above.comparison.dominated_by == ("I a",)
