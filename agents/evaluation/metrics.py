@@ -471,7 +471,7 @@ def overall_call(verdicts: Mapping[tuple[str, str], Verdict]) -> Call:
                 continue
             for name in DECIDING_STATISTICS[measure]:
                 s = v.get(name)
-                where = f"{name} of the {measure.replace('_', ' ')} at equal {axis.replace('_', ' ')}"
+                where = f"{name.replace('_', ' ')} of the {measure.replace('_', ' ')} at equal {axis.replace('_', ' ')}"
                 if s.position == "above" or s.comparison.dominated_by:
                     losses.append(f"{where}: {s.comparison.competitor} is as good for "
                                   f"{s.comparison.cost_margin:.2g}x the cost")

@@ -193,6 +193,7 @@ _STATISTIC_LABELS = {"median": "median", "p90": "p90", "max": "max", "fraction_a
                      "mean_log10": "mean log10"}
 _MEASURE_LABELS = {"energy_error": "final |dE/E0|", "local_error": "summed local error"}
 _COST_LABELS = {"force_evals": "force evaluations", "deployed_wall_time": "deployed wall time"}
+_INTERVALS = ("median", "p90", "> tol", "mean log10", "local median", "local p90", "local mean log10")
 #: What "below", "on", "above" and "outside" mean, printed under the verdicts.
 POSITION_LEGEND = ("below / on / above: the policy's 95% interval lies wholly below / across / wholly above the union "
                    "front at its cost; OUTSIDE: its cost is below the cheapest fixed choice (or past the dearest, "
@@ -242,7 +243,7 @@ def print_table(report: Report, console=None) -> None:
 
     console = console or Console()
     if not console.is_terminal:
-        console.width = 220  # a log file or pipe: never squeeze the columns
+        console.width = 300  # a log file or pipe: never squeeze the columns
     deployed = any(math.isfinite(s.deployed_wall_time_total) for s in report.summaries)
     local = any(s.local_error is not None for s in report.summaries)
     table = Table(title=f"{describe_episodes(report.settings, len(report.seeds))}: final |dE/E0|"
@@ -252,8 +253,11 @@ def print_table(report: Report, console=None) -> None:
     headers = ["method", "median", "p90", "max", "> tol", "mean log10",
                *(["local median", "local p90", "local mean log10"] if local else []), "force evals / episode",
                "wall ms / episode", *(["deployed ms / episode"] if deployed else []), "failed"]
-    for header in headers:
-        table.add_column(escape(header), justify="left" if header == "method" else "right", no_wrap=True)
+    widest = max(len(s.method) for s in report.summaries) + 2
+    for header in headers:  # the intervals may wrap in a narrow terminal, names and costs not
+        table.add_column(escape(header), justify="left" if header == "method" else "right",
+                         no_wrap=header not in _INTERVALS,
+                         min_width=widest if header == "method" else None)
     for s in sorted(report.summaries, key=lambda s: (s.force_evals_total, ROLES.index(s.role))):
         style = "bold magenta" if s.role == "policy" else ("cyan" if s.role != "fixed" else None)
         e, le = s.final_error, s.local_error
@@ -283,8 +287,8 @@ def print_table(report: Report, console=None) -> None:
         console.print("The local error was not measured (--local-error): no overall call without it.", highlight=False,
                       markup=False)
     colour = {"wins": "green", "loses": "red", "undecided": "yellow"}[report.call.outcome]
-    console.print(f"[bold]Overall call:[/] the policy [bold {colour}]{report.call.outcome.upper()}[/] against every "
-                  f"fixed choice: {escape(report.call.reason)}.")
+    console.print(f"[bold]Overall call[/] (against every fixed choice, on both measures, at both costs): the policy "
+                  f"[bold {colour}]{report.call.outcome.upper()}[/]: {escape(report.call.reason)}.")
 
 
 def _verdict_table(v: Verdict):
