@@ -19,6 +19,7 @@ import numpy as np
 from gymnasium.vector import AutoresetMode
 
 from threebody_env import ThreeBodyVectorEnv
+from threebody_env.config import EnvConfig
 
 
 class Policy(Protocol):
@@ -28,20 +29,21 @@ class Policy(Protocol):
 
 class LocalErrorFunction(Protocol):
     """Per-interval local errors (T,) of one episode from its intervals' start and end states
-    (T, N, 3) each, the masses (N,) and the interval's duration [N-body units]."""
+    (T, N, 3) each, the masses (N,), the interval's duration and the Plummer softening [N-body units]."""
 
     def __call__(self, start_pos: np.ndarray, start_vel: np.ndarray, end_pos: np.ndarray, end_vel: np.ndarray,
-                 mass: np.ndarray, interval: float) -> np.ndarray: ...
+                 mass: np.ndarray, interval: float, softening: float) -> np.ndarray: ...
 
 
 def reference_local_errors(start_pos: np.ndarray, start_vel: np.ndarray, end_pos: np.ndarray, end_vel: np.ndarray,
-                           mass: np.ndarray, interval: float) -> np.ndarray:
+                           mass: np.ndarray, interval: float, softening: float) -> np.ndarray:
     """The :class:`LocalErrorFunction` of evaluation: each interval integrated again from its start
     state by the independent extended-precision reference, and the phase-space distance of the
     method's end state from the reference's (:mod:`threebody_env.local_error`)."""
     from threebody_env.local_error import episode_local_errors  # imported here only: one reference per interval
 
-    return np.asarray(episode_local_errors(start_pos, start_vel, end_pos, end_vel, mass, interval), dtype=float)
+    errors = episode_local_errors(start_pos, start_vel, end_pos, end_vel, mass, interval, softening=softening)
+    return np.asarray(errors, dtype=float)
 
 
 @dataclass
@@ -209,20 +211,21 @@ def _rollout_chunk(policy: Policy, seeds: list[int], env_kwargs: dict[str, Any],
         end=end.astype(str),
         mean_log_param=log_param_sum / np.maximum(intervals, 1),
         local_error=(np.full(b, np.nan) if local_error is None
-                     else _episode_local_errors(local_error, states, systems.mass, intervals, env.config.interval)),
+                     else _episode_local_errors(local_error, states, systems.mass, intervals, env.config)),
         traces=traces,
     )
 
 
 def _episode_local_errors(local_error: LocalErrorFunction, states: np.ndarray, mass: np.ndarray,
-                          intervals: np.ndarray, interval: float) -> np.ndarray:
+                          intervals: np.ndarray, config: EnvConfig) -> np.ndarray:
     """Each episode's local error summed over the intervals it ran, from ``states`` (4, T, B, N, 3):
     start positions, start velocities, end positions, end velocities of every interval. A non-finite
     sum (an integration that blew up) is ``inf``, so that NaN keeps meaning "not measured"."""
     sums = np.empty(intervals.size)
     for i, t in enumerate(intervals):
         start_pos, start_vel, end_pos, end_vel = (np.ascontiguousarray(a[:t, i]) for a in states)
-        sums[i] = np.sum(local_error(start_pos, start_vel, end_pos, end_vel, np.ascontiguousarray(mass[i]), interval))
+        sums[i] = np.sum(local_error(start_pos, start_vel, end_pos, end_vel, np.ascontiguousarray(mass[i]),
+                                     config.interval, config.softening))
     return np.where(np.isfinite(sums), sums, np.inf)
 
 
