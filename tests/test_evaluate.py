@@ -556,3 +556,26 @@ def test_local_error_verdict_end_to_end(run_dir, tmp_path, monkeypatch, capsys):
     rows = read_csv(out / "episodes.csv")
     assert all(0 < float(r["local_error"]) < 1 for r in rows)
     assert (out / "error_cost.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("action_mode, warns", [("discrete", True), ("continuous", False)])
+def test_float32_tie_warning_only_for_discrete_policies(action_mode, warns, monkeypatch, recwarn):
+    """Deployed episodes that end differently from the batched ones: a discrete policy's can only
+    differ through a float32 tie between two outputs (warned); a continuous policy's actions differ
+    from SB3's by float32 rounding, so its episodes may differ in the last bits (expected, silent)."""
+    import types
+
+    import agents.export
+    import threebody_env.deployment
+    from agents.evaluation.schedule import deployed_wall_time
+
+    batched = rollout(FixedActionPolicy(0, "p"), [2_000_000, 2_000_001], n_intervals=2)
+    shifted = types.SimpleNamespace(final_energy_error=batched.final_energy_error * (1 + 1e-12),
+                                    force_evals=batched.force_evals, wall_time=np.full(2, 0.5))
+    monkeypatch.setattr(agents.export, "controller_from_model", lambda policy, kwargs: "a controller")
+    monkeypatch.setattr(threebody_env.deployment, "deployed_episodes", lambda *args, **kwargs: shifted)
+    settings = evaluation.Settings(EnvConfig(action_mode=action_mode, record_wall_time=True), n_intervals=2)
+    times = deployed_wall_time(object(), batched, settings)
+    assert times.tolist() == [0.5, 0.5]
+    ties = [w for w in recwarn if "float32 tie" in str(w.message)]
+    assert len(ties) == (1 if warns else 0)
