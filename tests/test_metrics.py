@@ -304,7 +304,8 @@ def test_overall_call_needs_both_measures_and_both_axes():
     assert overall_call(no_time).outcome == "undecided"
     # cheaper than every fixed choice and not beaten: outside the front, so undecided rather than won
     cheap = overall_call(_verdicts(_union_table([1e-12] * 4, [1e-11] * 4, policy_evals=10)))
-    assert cheap.outcome == "undecided" and "median of the energy error at equal force evals is outside" in cheap.reason
+    assert cheap.outcome == "undecided" and "median of the energy error at equal force evaluations is outside" \
+        in cheap.reason
 
 
 def test_local_error_statistics_and_rows():

@@ -446,6 +446,9 @@ def verdict(summaries: Sequence[MethodSummary], axis: CostAxis = "force_evals",
                    policy.episodes)
 
 
+_AXIS_WORDS = {"force_evals": "force evaluations", "deployed_wall_time": "deployed wall time"}
+
+
 @dataclass(frozen=True)
 class Call:
     """The verdict's overall call: ``outcome`` "wins", "loses" or "undecided", and why, in one line."""
@@ -467,11 +470,11 @@ def overall_call(verdicts: Mapping[tuple[str, str], Verdict]) -> Call:
         for axis in COST_AXES:
             v = verdicts.get((measure, axis))
             if v is None:
-                open_.append(f"no {measure.replace('_', ' ')} verdict at equal {axis.replace('_', ' ')}")
+                open_.append(f"no {measure.replace('_', ' ')} verdict at equal {_AXIS_WORDS[axis]}")
                 continue
             for name in DECIDING_STATISTICS[measure]:
                 s = v.get(name)
-                where = f"{name.replace('_', ' ')} of the {measure.replace('_', ' ')} at equal {axis.replace('_', ' ')}"
+                where = f"{name.replace('_', ' ')} of the {measure.replace('_', ' ')} at equal {_AXIS_WORDS[axis]}"
                 if s.position == "above" or s.comparison.dominated_by:
                     losses.append(f"{where}: {s.comparison.competitor} is as good for "
                                   f"{s.comparison.cost_margin:.2g}x the cost")

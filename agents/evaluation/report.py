@@ -284,8 +284,8 @@ def print_table(report: Report, console=None) -> None:
                               f"results do not carry it.", highlight=False, markup=False)
     console.print(POSITION_LEGEND, highlight=False, markup=False)
     if not local:
-        console.print("The local error was not measured (--local-error): no overall call without it.", highlight=False,
-                      markup=False)
+        console.print("The local error was not measured (--local-error): without it the policy can lose, not win.",
+                      highlight=False, markup=False)
     colour = {"wins": "green", "loses": "red", "undecided": "yellow"}[report.call.outcome]
     console.print(f"[bold]Overall call[/] (against every fixed choice, on both measures, at both costs): the policy "
                   f"[bold {colour}]{report.call.outcome.upper()}[/]: {escape(report.call.reason)}.")
