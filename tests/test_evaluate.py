@@ -534,6 +534,7 @@ def test_local_error_against_a_stand_in_reference_orders_the_methods():
     assert np.all(large.local_error > 10 * small.local_error)
 
 
+@pytest.mark.slow
 def test_local_error_verdict_end_to_end(run_dir, tmp_path, monkeypatch, capsys):
     """--local-error with the reference replaced by the DOP853 stand-in: a second measure in every
     table, a verdict on it at both costs, the overall call, and the figure's second row."""
