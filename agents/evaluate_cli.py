@@ -64,16 +64,29 @@ class DeprecatedAlias(argparse.Action):
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="evaluate.py", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-        description="Evaluate a trained time-step policy against every fixed parameter (and REBOUND IAS15) "
-                    "on the same unseen initial conditions: energy error vs cost, tables, CSV/JSON and plots.",
+        description="Evaluate a trained time-step policy against every fixed (method, parameter) (and REBOUND "
+                    "IAS15) on the same unseen initial conditions: the verdict against the union front of the fixed "
+                    "choices, on the energy error (and the local error), at equal force evaluations and equal "
+                    "deployed wall time; tables, CSV/JSON and plots.",
     )
     parser.add_argument("run", help="run folder logs/<algo>/<env>_<k> of train.py or rl-zoo3 "
                                     "(best_model.zip preferred), or a model .zip in one")
     parser.add_argument("--n-ics", type=_positive_int, default=100, help="initial conditions from the test seeds")
-    parser.add_argument("--n-intervals", type=_positive_int, default=300, help="intervals of 0.1 yr per episode")
+    parser.add_argument("--n-intervals", type=_positive_int, default=300,
+                        help="intervals per episode, each the environment's interval: the family's natural one unless "
+                             "--env-kwargs sets it (0.1 yr for the paper's three-body presets, 1/8 crossing time for "
+                             "plummer, the shortest orbital period for hierarchical, the innermost planet's period for "
+                             "planetary)")
     parser.add_argument("--n-steps", dest="n_intervals", type=_positive_int, default=argparse.SUPPRESS,
                         action=DeprecatedAlias, new_name="--n-intervals", help=argparse.SUPPRESS)
     parser.add_argument("--integrator", help="apply the policy to another method (the transfer experiment)")
+    parser.add_argument("--baselines", nargs="+", metavar="METHOD[:N]",
+                        help="the methods whose fixed parameters make up the union front, each on its default grid "
+                             "(3 values per decade of its range; the policy's own method on the policy's action grid) "
+                             "or on N values; default: the policy's method, hermite and ias15")
+    parser.add_argument("--local-error", action=argparse.BooleanOptionalAction, default=False,
+                        help="also measure each episode's local error against the independent reference integrator "
+                             "(one reference integration per interval of every method; the overall call needs it)")
     parser.add_argument("--env-kwargs", nargs="+", default=[], metavar="KEY:VALUE",
                         help="environment settings over the run's (values are Python literals)")
     parser.add_argument("--output", type=Path, help="folder for the results (default <run folder>/evaluation)")
@@ -121,14 +134,16 @@ def run_evaluation(args: argparse.Namespace) -> evaluation.Report:
         overrides = parse_key_values(args.env_kwargs, "--env-kwargs")
     except ValueError as exc:
         raise evaluation.EvaluationError(str(exc)) from None
-    settings = evaluation.evaluation_settings(run, overrides, args.integrator, args.n_intervals, args.deployed)
+    settings = evaluation.evaluation_settings(run, overrides, args.integrator, args.n_intervals, args.deployed,
+                                              args.local_error)
+    baselines = evaluation.parse_baselines(args.baselines) if args.baselines else None
     evaluation.check_compatible(run, settings)
     try:
         seeds = seeds_from(TEST_SEEDS, args.n_ics, args.seed_offset)
     except ValueError as exc:
         raise evaluation.EvaluationError(str(exc)) from None
     reference = not args.no_reference and rebound_baseline.available()
-    specs = evaluation.method_specs(run, settings, reference=reference)
+    specs = evaluation.method_specs(run, settings, reference=reference, baselines=baselines)
     output = args.output or default_output(run, settings)
     evaluation.prepare_output(output, force=args.force)  # the inputs are sound: check (or clear) before the work
     client = None

@@ -3,6 +3,10 @@
 Validation during training, ``evaluate.py`` and the Dask scale-out all call :func:`rollout`:
 one :class:`~threebody_env.ThreeBodyVectorEnv` per chunk of initial conditions, one batched
 ``predict`` per interval (batched, a policy costs far less per observation than alone).
+
+Asked for a ``local_error`` function, a rollout also records each interval's start and end state
+and scores every episode with it: the episode's summed local error, the second accuracy measure of
+the verdict (:func:`reference_local_errors`, against the independent reference integrator).
 """
 
 from __future__ import annotations
@@ -21,6 +25,25 @@ from threebody_env.config import EnvConfig, as_config
 class Policy(Protocol):
     def predict(self, observation: np.ndarray, state: Any = None, episode_start: Any = None,
                 deterministic: bool = True) -> tuple[np.ndarray, Any]: ...
+
+
+class LocalErrorFunction(Protocol):
+    """Per-interval local errors (T,) of one episode from its intervals' start and end states
+    (T, N, 3) each, the masses (N,), the interval's duration and the Plummer softening [N-body units]."""
+
+    def __call__(self, start_pos: np.ndarray, start_vel: np.ndarray, end_pos: np.ndarray, end_vel: np.ndarray,
+                 mass: np.ndarray, interval: float, softening: float) -> np.ndarray: ...
+
+
+def reference_local_errors(start_pos: np.ndarray, start_vel: np.ndarray, end_pos: np.ndarray, end_vel: np.ndarray,
+                           mass: np.ndarray, interval: float, softening: float) -> np.ndarray:
+    """The :class:`LocalErrorFunction` of evaluation: each interval integrated again from its start
+    state by the independent extended-precision reference, and the phase-space distance of the
+    method's end state from the reference's (:mod:`threebody_env.local_error`)."""
+    from threebody_env.local_error import episode_local_errors  # imported here only: one reference per interval
+
+    errors = episode_local_errors(start_pos, start_vel, end_pos, end_vel, mass, interval, softening=softening)
+    return np.asarray(errors, dtype=float)
 
 
 @dataclass
@@ -43,7 +66,8 @@ class RolloutResult:
     ``end`` says why the episode ended: "time_limit", or a failure: "energy_limit",
     "max_steps", "non_finite". ``deployed_wall_time`` is the episode's time run as deployed (one
     system at a time, one decision per interval: observation, decision and integration), in
-    seconds; NaN where it was not measured (the batched rollouts here do not).
+    seconds; NaN where it was not measured (the batched rollouts here do not). ``local_error`` is
+    the episode's local error summed over its intervals (dimensionless); NaN where not measured.
     """
 
     name: str
@@ -59,11 +83,14 @@ class RolloutResult:
     mean_log_param: np.ndarray
     # seconds; None (resolved in __post_init__) becomes NaN for every episode, hence the ignore
     deployed_wall_time: np.ndarray = None  # type: ignore[assignment]
+    local_error: np.ndarray = None  # type: ignore[assignment]  # likewise
     traces: list[EpisodeTrace] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.deployed_wall_time is None:
             self.deployed_wall_time = np.full(self.seeds.shape, np.nan)
+        if self.local_error is None:
+            self.local_error = np.full(self.seeds.shape, np.nan)
 
     @property
     def failed(self) -> np.ndarray:
@@ -91,6 +118,7 @@ def rollout(
     batch_size: int = 1024,
     deterministic: bool = True,
     on_chunk: Callable[[int], None] | None = None,
+    local_error: LocalErrorFunction | None = None,
 ) -> RolloutResult:
     """Run ``policy`` for one episode of at most ``n_intervals`` intervals from each seed's initial condition.
 
@@ -98,8 +126,10 @@ def rollout(
     :class:`~threebody_env.ThreeBodyVectorEnv`; a policy with an
     ``action_mode`` attribute (the fixed baselines) runs in an environment of that mode. The first
     ``n_traces`` episodes are recorded in full. ``on_chunk(k)`` is called after each chunk of k
-    episodes (for progress bars). The result depends only on the policy, the seeds and the
-    settings, never on ``batch_size``, apart from ``wall_time``.
+    episodes (for progress bars). With ``local_error`` (e.g. :func:`reference_local_errors`) each
+    episode's intervals are scored by it into ``local_error``; the states are kept meanwhile, 4 x 8
+    bytes x ``n_intervals`` x 3 N per episode of a chunk. The result depends only on the policy,
+    the seeds and the settings, never on ``batch_size``, apart from ``wall_time``.
     """
     seeds = [int(s) for s in seeds]
     if not seeds:
@@ -114,14 +144,14 @@ def rollout(
     for start in range(0, len(seeds), batch_size):
         chunk = seeds[start : start + batch_size]
         traced = max(0, min(n_traces - start, len(chunk)))
-        parts.append(_rollout_chunk(policy, chunk, config, n_intervals, name, traced, deterministic))
+        parts.append(_rollout_chunk(policy, chunk, config, n_intervals, name, traced, deterministic, local_error))
         if on_chunk is not None:
             on_chunk(len(chunk))
     return RolloutResult.concatenate(parts)
 
 
 def _rollout_chunk(policy: Policy, seeds: list[int], config: EnvConfig, n_intervals: int, name: str,
-                   n_traces: int, deterministic: bool) -> RolloutResult:
+                   n_traces: int, deterministic: bool, local_error: LocalErrorFunction | None) -> RolloutResult:
     b = len(seeds)
     env = ThreeBodyVectorEnv(num_envs=b, max_episode_steps=n_intervals, autoreset_mode=AutoresetMode.DISABLED,
                              config=config)
@@ -136,9 +166,15 @@ def _rollout_chunk(policy: Policy, seeds: list[int], config: EnvConfig, n_interv
     log_param_sum = np.zeros(b)
     end = np.full(b, "time_limit", dtype=object)
     history = [_snapshot(systems, n_traces)]
-    for _ in range(n_intervals):
+    record = local_error is not None  # each interval's start and end state, for the local error
+    states = np.empty((4, n_intervals if record else 0, *systems.pos.shape))
+    for k in range(n_intervals):
         actions, _ = policy.predict(obs, deterministic=deterministic)
+        if record:
+            states[0, k], states[1, k] = systems.pos, systems.vel
         obs, rewards, terminated, truncated, info = env.step(actions)
+        if record:
+            states[2, k], states[3, k] = systems.pos, systems.vel
         r = running
         max_error[r] = np.maximum(max_error[r], np.abs(np.nan_to_num(info["energy_error"][r], nan=np.inf)))
         force_evals[r] += info["n_force_evals"][r]
@@ -175,8 +211,23 @@ def _rollout_chunk(policy: Policy, seeds: list[int], config: EnvConfig, n_interv
         episode_return=returns,
         end=end.astype(str),
         mean_log_param=log_param_sum / np.maximum(intervals, 1),
+        local_error=(np.full(b, np.nan) if local_error is None
+                     else _episode_local_errors(local_error, states, systems.mass, intervals, env.config)),
         traces=traces,
     )
+
+
+def _episode_local_errors(local_error: LocalErrorFunction, states: np.ndarray, mass: np.ndarray,
+                          intervals: np.ndarray, config: EnvConfig) -> np.ndarray:
+    """Each episode's local error summed over the intervals it ran, from ``states`` (4, T, B, N, 3):
+    start positions, start velocities, end positions, end velocities of every interval. A non-finite
+    sum (an integration that blew up) is ``inf``, so that NaN keeps meaning "not measured"."""
+    sums = np.empty(intervals.size)
+    for i, t in enumerate(intervals):
+        start_pos, start_vel, end_pos, end_vel = (np.ascontiguousarray(a[:t, i]) for a in states)
+        sums[i] = np.sum(local_error(start_pos, start_vel, end_pos, end_vel, np.ascontiguousarray(mass[i]),
+                                     config.interval, config.softening))
+    return np.where(np.isfinite(sums), sums, np.inf)
 
 
 def _snapshot(systems, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -64,7 +64,8 @@ def evaluate_set(runs: dict[str, evaluation.Run], overrides: dict[str, Any], see
     cache.mkdir(parents=True, exist_ok=True)
     (cache / "settings.txt").write_text(key)
     policies = {name: replace(evaluation.policy_spec(run), name=f"policy ({name})") for name, run in runs.items()}
-    baselines = evaluation.baseline_specs(first.config, reference=False)
+    own = [evaluation.BaselineMethod(first.config.integrator)]  # the study's fixed-eta front, one method
+    baselines = evaluation.baseline_specs(first.config, reference=False, baselines=own)
     wanted = baselines if baselines_only else [*policies.values(), *baselines]
     missing = [spec for spec in wanted if not (cache / f"{spec.name}.pkl").is_file()]
     for name, run in runs.items():
@@ -90,7 +91,7 @@ def table_rows(out: Path, labels: list[str], policies: list[str]) -> list[dict[s
         for label in labels:
             document = json.loads((out / label / name / "summary.json").read_text())
             policy = next(m for m in document["methods"] if m["role"] == "policy")
-            verdict = document["comparison"]["force_evals"]["statistics"]
+            verdict = document["comparison"]["energy_error"]["force_evals"]["statistics"]
             rows.append({
                 "policy": name, "systems": label, "n_ics": document["n_initial_conditions"],
                 "median": policy["final_error_median"], "p90": policy["final_error_p90"],

@@ -12,15 +12,21 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from conftest import dop853
 from stable_baselines3 import DQN
 
+import integrators
 import threebody_env.sb3
 from agents import evaluation, rebound_baseline
+from agents.baselines import FixedActionPolicy
 from agents.evaluate_cli import main
-from agents.evaluation import compare_with_fixed
+from agents.evaluation import BaselineMethod, baseline_methods, compare_with_fixed
+from agents.rollout import rollout
+from threebody_env.config import EnvConfig
 from threebody_env.initial_conditions import PAPER_INTERVAL, Hierarchical, Plummer
 
 FAST = ["--n-ics", "3", "--n-intervals", "12", "--no-progress"]
+HERMITE = ["--baselines", "hermite"]  # the policy's own method alone, where a test is about something else
 
 
 def tiny_dqn(constant_action: int | None = None, env_kwargs: dict | None = None) -> DQN:
@@ -75,14 +81,21 @@ def test_files_and_every_baseline_in_the_table(evaluated):
     summary = json.loads((folder / "summary.json").read_text())
     names = [m["method"] for m in summary["methods"]]
     roles = [m["role"] for m in summary["methods"]]
-    assert roles.count("policy") == 1 and roles.count("fixed") == 7 and "eta=0.03 (default)" in names
+    # the union by default: Hermite's 7 (the policy's grid) and its default, IAS15's 19 (3 per decade of 1e-10..1e-4)
+    assert roles.count("policy") == 1 and roles.count("fixed") == 7 + 19 and roles.count("default") == 1
+    assert "eta=0.03 (default)" in names and "ias15 epsilon=1e-10" in names and "ias15 epsilon=0.0001" in names
+    assert "ias15 epsilon=1e-09 (default)" in names  # IAS15's default lies on its grid: that point, named so
+    assert summary["baselines"] == ["hermite", "ias15"]
     if rebound_baseline.available():
         assert "REBOUND IAS15" in names
     for name in names:
         assert name in printed
     assert "dominated" in printed.lower() and "closest fixed action" in printed.lower()
+    assert "competitor" in printed.lower() and "OUTSIDE:" in printed and "Overall call" in printed
     episodes = read_csv(folder / "episodes.csv")
     assert len(episodes) == 3 * len(names)
+    assert {r["integrator"] for r in episodes if r["method"].startswith("ias15 ")} == {"ias15"}
+    assert all(r["local_error"] == "nan" for r in episodes)  # not asked for
     assert {int(r["seed"]) for r in episodes} == {2_000_000, 2_000_001, 2_000_002}
 
 
@@ -105,15 +118,18 @@ def test_summary_statistics_and_verdict_agree_with_the_episodes(evaluated):
         for name in STATISTICS:
             column = f"final_error_{name}"
             assert method[f"{column}_low"] <= method[column] <= method[f"{column}_high"], (method["method"], name)
-    verdict = summary["comparison"]["force_evals"]
+    verdict = summary["comparison"]["energy_error"]["force_evals"]
     policy = next(m for m in summary["methods"] if m["role"] == "policy")
     assert set(verdict["statistics"]) == set(STATISTICS) and verdict["tolerance"] == 1e-8
     for name, stat in verdict["statistics"].items():
         assert stat["position"] in ("below", "on", "above", "outside"), name
         assert stat["policy"]["value"] == policy[f"final_error_{name}"]
     assert summary["statistics"]["log_error_floor"] == 1e-16 and summary["statistics"]["bootstrap"]["seed"] >= 0
-    assert "Verdict at equal force evaluations" in printed and "Verdict at equal deployed wall time" in printed
-    deployed = summary["comparison"]["deployed_wall_time"]
+    assert "Verdict on the final |dE/E0| at equal force evaluations" in printed
+    assert "Verdict on the final |dE/E0| at equal deployed wall time" in printed
+    assert summary["comparison"]["local_error"] == {"force_evals": None, "deployed_wall_time": None}
+    assert summary["call"]["outcome"] in ("loses", "undecided")  # no win without the local error
+    deployed = summary["comparison"]["energy_error"]["deployed_wall_time"]
     assert deployed["policy_cost"] == policy["deployed_wall_time_total"] > 0
     assert set(deployed["statistics"]) == set(STATISTICS)
     for row in episodes:  # every method but the REBOUND reference is timed deployed, episode by episode
@@ -122,23 +138,25 @@ def test_summary_statistics_and_verdict_agree_with_the_episodes(evaluated):
 
 
 def test_no_deployed_skips_the_wall_time_verdict(run_dir, tmp_path, capsys):
-    main([str(run_dir), *FAST, "--no-plots", "--no-reference", "--no-deployed", "--output", str(tmp_path / "out")])
+    main([str(run_dir), *FAST, *HERMITE, "--no-plots", "--no-reference", "--no-deployed", "--output",
+          str(tmp_path / "out")])
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
-    assert summary["comparison"]["deployed_wall_time"] is None
+    assert summary["comparison"]["energy_error"]["deployed_wall_time"] is None
     assert all(r["deployed_wall_time"] == "nan" for r in read_csv(tmp_path / "out" / "episodes.csv"))
-    assert "No verdict at equal deployed wall time" in capsys.readouterr().out
+    assert "No verdict on the final |dE/E0| at equal deployed wall time" in capsys.readouterr().out
 
 
 def test_existing_results_need_force_and_force_clears_them(run_dir, tmp_path, capsys):
     out = tmp_path / "out"
-    main([str(run_dir), *FAST, "--no-plots", "--no-reference", "--output", str(out)])
+    main([str(run_dir), *FAST, *HERMITE, "--no-plots", "--no-reference", "--output", str(out)])
     (out / "orbits.png").write_bytes(b"a figure left by an earlier run")
     with pytest.raises(SystemExit) as exit_info:
-        main([str(run_dir), *FAST, "--no-plots", "--no-reference", "--output", str(out)])
+        main([str(run_dir), *FAST, *HERMITE, "--no-plots", "--no-reference", "--output", str(out)])
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and "already holds results" in err and "--force" in err
     assert len(err.strip().splitlines()) == 1
-    main([str(run_dir), *FAST, "--no-plots", "--no-reference", "--output", str(out), "--force", "--tolerance", "1e-30"])
+    main([str(run_dir), *FAST, *HERMITE, "--no-plots", "--no-reference", "--output", str(out), "--force", "--tolerance",
+          "1e-30"])
     assert not (out / "orbits.png").exists()
     summary = json.loads((out / "summary.json").read_text())
     assert summary["statistics"]["tolerance"] == 1e-30
@@ -168,7 +186,7 @@ def test_bad_output_is_refused_before_any_work(case, run_dir, tmp_path, monkeypa
 
 def test_constant_policy_reproduces_its_fixed_baseline(tmp_path):
     run = make_run(tmp_path / "run", constant_action=3)
-    main([str(run), *FAST, "--no-plots", "--no-reference", "--output", str(tmp_path / "out")])
+    main([str(run), *FAST, *HERMITE, "--no-plots", "--no-reference", "--output", str(tmp_path / "out")])
     rows = read_csv(tmp_path / "out" / "episodes.csv")
     policy = [r for r in rows if r["role"] == "policy"]
     fixed = [r for r in rows if r["role"] == "fixed"][3 * 3 : 4 * 3]  # action 3, three episodes
@@ -181,7 +199,7 @@ def test_constant_policy_reproduces_its_fixed_baseline(tmp_path):
 def test_param_range_override_keeps_the_models_action_count(run_dir, tmp_path):
     """A narrower range for a 7-action model: 7 fixed baselines spanning the new range (not the
     3-per-decade count of the new range, which would not fit the model)."""
-    main([str(run_dir), *FAST, "--env-kwargs", "param_range:(0.002,0.05)", "--no-plots", "--no-reference",
+    main([str(run_dir), *FAST, *HERMITE, "--env-kwargs", "param_range:(0.002,0.05)", "--no-plots", "--no-reference",
           "--output", str(tmp_path / "out")])
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     fixed = [m["method"] for m in summary["methods"] if m["role"] == "fixed"]
@@ -195,7 +213,9 @@ def test_transfer_to_another_integrator(run_dir, integrator, default):
     summary = json.loads((folder / "summary.json").read_text())
     assert summary["env_kwargs"]["integrator"] == integrator
     names = [m["method"] for m in summary["methods"]]
-    assert default in names and sum(m["role"] == "fixed" for m in summary["methods"]) == 7  # the model's action count
+    own = [m for m in summary["methods"] if m["role"] == "fixed" and m["integrator"] == integrator]
+    assert default in names and len(own) == 7  # the model's action count
+    assert summary["baselines"] == sorted([integrator, "hermite", "ias15"])  # the union: its method and the usual two
     assert all(math.isfinite(m["force_evals_total"]) for m in summary["methods"])
 
 
@@ -229,12 +249,17 @@ def _bad_inputs(tmp_path: Path, run_dir: Path) -> dict[str, list[str]]:
         "must be an integer >= 1": [str(run_dir), "--n-ics", "0"],
         "do not fit": [str(run_dir), "--n-ics", "5", "--seed-offset", "999999"],
         "must be a finite number > 0": [str(run_dir), "--tolerance", "-1"],
+        "unknown method": [str(run_dir), "--baselines", "hermite", "euler"],
+        "number of grid points must be an integer >= 2": [str(run_dir), "--baselines", "ias15:1"],
+        "names hermite twice": [str(run_dir), "--baselines", "hermite", "hermite:4"],
     }
 
 
-@pytest.mark.parametrize("case", ["no run folder or model file", "args.yml is missing", "incompatible", "unknown integrator",
-                                  "invalid environment settings", "must be an integer >= 1", "do not fit",
-                                  "must be a finite number > 0"])
+@pytest.mark.parametrize("case", ["no run folder or model file", "args.yml is missing", "incompatible",
+                                  "unknown integrator", "invalid environment settings", "must be an integer >= 1",
+                                  "do not fit",
+                                  "must be a finite number > 0", "unknown method",
+                                  "number of grid points must be an integer >= 2", "names hermite twice"])
 def test_bad_inputs_exit_2_with_one_line(case, tmp_path, run_dir, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main([*_bad_inputs(tmp_path, run_dir)[case], "--no-progress"])
@@ -286,11 +311,11 @@ def test_observation_tied_to_n_cannot_transfer(observation):
 
 def test_triple_policy_evaluated_on_a_cluster(run_dir, tmp_path, capsys):
     """The transfer of item 3: a triple-trained summary policy against the cluster family's own baselines."""
-    main([str(run_dir), *FAST, "--env-kwargs", "initial_conditions:plummer", "n_bodies:4", "--no-plots",
+    main([str(run_dir), *FAST, *HERMITE, "--env-kwargs", "initial_conditions:plummer", "n_bodies:4", "--no-plots",
           "--no-reference", "--output", str(tmp_path / "out")])
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["env_kwargs"]["n_bodies"] == 4 and summary["env_kwargs"]["interval"] == Plummer().interval
-    assert summary["comparison"]["force_evals"] is not None
+    assert summary["comparison"]["energy_error"]["force_evals"] is not None
     roles = [m["role"] for m in summary["methods"]]
     assert roles.count("policy") == 1 and roles.count("fixed") == 7
 
@@ -349,7 +374,7 @@ def test_zoo_run_folder_gets_the_verdict_with_its_env_kwargs(tmp_path):
     run = make_zoo_run(tmp_path, "threebody_env:ThreeBody-v0", kwargs, model=tiny_dqn(2, {"n_actions": 5}))
     assert (run / "threebody_env:ThreeBody-v0" / "args.yml").read_text().startswith(
         "!!python/object/apply:collections.OrderedDict")
-    main([str(run), *FAST, "--no-plots", "--no-reference", "--no-deployed"])
+    main([str(run), *FAST, *HERMITE, "--no-plots", "--no-reference", "--no-deployed"])
     summary = json.loads((run / "evaluation" / "summary.json").read_text())
     assert summary["env"] == "ThreeBody-v0" and summary["env_kwargs"]["n_actions"] == 5
     assert summary["model"] == str(run / "threebody_env:ThreeBody-v0.zip") and summary["training_seed"] == ZOO_SEED
@@ -417,3 +442,141 @@ def test_n_steps_still_works_for_one_release_and_says_it_is_deprecated(run_dir, 
     with pytest.raises(SystemExit):
         build_parser().parse_args([str(run_dir), "--n-steps", "0"])
     assert "must be an integer >= 1" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- the baselines of the union front
+
+
+def test_default_baselines_are_the_policys_method_hermite_and_ias15():
+    names = lambda config: [m.integrator for m in baseline_methods(config)]  # noqa: E731
+    assert names(EnvConfig()) == ["hermite", "ias15"]
+    assert names(EnvConfig(integrator="leapfrog")) == ["leapfrog", "hermite", "ias15"]
+    assert names(EnvConfig(integrator="ias15")) == ["ias15", "hermite"]
+    assert baseline_methods(EnvConfig(), [BaselineMethod("ias15", 4)]) == [BaselineMethod("ias15", 4)]
+
+
+def test_baselines_option_chooses_the_methods_and_their_grids(run_dir, tmp_path):
+    """--baselines ias15:4 hermite:3: IAS15 on 4 values over its own range, Hermite (the policy's
+    method) on 3 over the policy's; each default beside its grid; IAS15's episodes are IAS15's."""
+    out = tmp_path / "out"
+    main([str(run_dir), *FAST, "--baselines", "ias15:4", "hermite:3", "--no-plots", "--no-reference", "--no-deployed",
+          "--output", str(out)])
+    summary = json.loads((out / "summary.json").read_text())
+    listed = [(m["method"], m["role"], m["integrator"]) for m in summary["methods"]]
+    assert listed == [("policy (dqn)", "policy", "hermite"),
+                      ("ias15 epsilon=1e-10", "fixed", "ias15"), ("ias15 epsilon=1e-08", "fixed", "ias15"),
+                      ("ias15 epsilon=1e-06", "fixed", "ias15"), ("ias15 epsilon=0.0001", "fixed", "ias15"),
+                      ("ias15 epsilon=1e-09 (default)", "default", "ias15"),
+                      ("eta=0.001", "fixed", "hermite"), ("eta=0.01", "fixed", "hermite"),
+                      ("eta=0.1", "fixed", "hermite"), ("eta=0.03 (default)", "default", "hermite")]
+    rows = read_csv(out / "episodes.csv")
+    ias15 = [r for r in rows if r["method"] == "ias15 epsilon=1e-06"]
+    direct = rollout(FixedActionPolicy(2, "ias15 1e-6"), [2_000_000, 2_000_001, 2_000_002], n_intervals=12,
+                     env_kwargs={"integrator": "ias15", "param_range": (1e-10, 1e-4), "n_actions": 4})
+    assert [float(r["final_energy_error"]) for r in ias15] == direct.final_energy_error.tolist()
+    assert [int(r["force_evals"]) for r in ias15] == direct.force_evals.tolist()
+
+
+# ---------------------------------------------------------------- the local error's plumbing
+
+
+def _distance(pos, vel, pos_ref, vel_ref, start_pos, mass) -> float:
+    """max |x - x_ref| / r + max |v - v_ref| / v, r the mean pair separation of ``start_pos``, v = sqrt(M / r)."""
+    i, j = np.triu_indices(len(mass), 1)
+    r = np.linalg.norm(start_pos[i] - start_pos[j], axis=1).mean()
+    return float(np.abs(pos - pos_ref).max() / r + np.abs(vel - vel_ref).max() / np.sqrt(mass.sum() / r))
+
+
+def dop853_local_errors(start_pos, start_vel, end_pos, end_vel, mass, interval, softening):
+    """A stand-in for the independent reference, for plumbing tests only: scipy's DOP853 at 1e-13
+    (unsoftened, as the environments here are)."""
+    assert softening == 0.0
+    out = np.empty(len(start_pos))
+    for k in range(len(start_pos)):
+        ref = dop853(start_pos[k], start_vel[k], mass, interval)
+        out[k] = _distance(end_pos[k], end_vel[k], *ref, start_pos[0], mass)
+    return out
+
+
+def test_local_error_records_each_interval_from_its_own_start_state():
+    """A 'reference' that is the method itself, Hermite at the same eta and softening, reproduces every
+    interval exactly: local error 0, and each interval starts where the last one ended, at the initial condition."""
+    eta = float(np.logspace(-3, -1, 7)[2])
+    seen = []
+
+    def same_method(start_pos, start_vel, end_pos, end_vel, mass, interval, softening):
+        seen.append((start_pos, start_vel, end_pos, end_vel))
+        errors = []
+        for k in range(len(start_pos)):
+            r = integrators.evolve("hermite", start_pos[k], start_vel[k], mass, interval, eta, softening=softening)
+            errors.append(_distance(end_pos[k], end_vel[k], r.pos, r.vel, start_pos[0], mass))
+        return np.array(errors)
+
+    seeds = [2_000_000, 2_000_001]
+    result = rollout(FixedActionPolicy(2, "eta"), seeds, n_intervals=7, local_error=same_method,
+                     env_kwargs={"softening": 0.05})  # zero only if the same softening reaches the reference
+    assert result.local_error.tolist() == [0.0, 0.0]
+    env = threebody_env.ThreeBodyVectorEnv(num_envs=1)
+    for (start_pos, start_vel, end_pos, end_vel), seed in zip(seen, seeds, strict=True):
+        assert start_pos.shape == (7, 3, 3)
+        env.reset(seed=[seed])
+        assert np.array_equal(start_pos[0], env.systems.pos[0]) and np.array_equal(start_vel[0], env.systems.vel[0])
+        assert np.array_equal(start_pos[1:], end_pos[:-1]) and np.array_equal(start_vel[1:], end_vel[:-1])
+        assert not np.array_equal(end_pos[-1], start_pos[-1])
+
+
+def test_local_error_against_a_stand_in_reference_orders_the_methods():
+    """Against DOP853 (a stand-in here), Hermite's summed local error grows with eta, episode by episode."""
+    seeds = [2_000_000, 2_000_001, 2_000_002]
+    small, large = (rollout(FixedActionPolicy(k, "eta"), seeds, n_intervals=5, local_error=dop853_local_errors)
+                    for k in (0, 6))
+    assert np.all(np.isfinite(small.local_error)) and np.all(small.local_error > 0)
+    assert np.all(large.local_error > 10 * small.local_error)
+
+
+@pytest.mark.slow
+def test_local_error_verdict_end_to_end(run_dir, tmp_path, monkeypatch, capsys):
+    """--local-error with the reference replaced by the DOP853 stand-in: a second measure in every
+    table, a verdict on it at both costs, the overall call, and the figure's second row."""
+    from agents.evaluation import runs
+
+    monkeypatch.setattr(runs, "reference_local_errors", dop853_local_errors)
+    out = tmp_path / "out"
+    main([str(run_dir), "--n-ics", "3", "--n-intervals", "4", "--no-progress", "--baselines", "hermite:3", "ias15:3",
+          "--no-reference", "--local-error", "--output", str(out)])
+    printed = capsys.readouterr().out
+    summary = json.loads((out / "summary.json").read_text())
+    for axis in ("force_evals", "deployed_wall_time"):
+        local = summary["comparison"]["local_error"][axis]
+        assert local["measure"] == "local_error" and set(local["statistics"]) == set(STATISTICS)
+        policy = next(m for m in summary["methods"] if m["role"] == "policy")
+        assert local["statistics"]["median"]["policy"]["value"] == policy["local_error_median"] > 0
+        assert f"Verdict on the summed local error at equal {axis.replace('_', ' ').replace('evals', 'evaluations')}" \
+            in printed
+    assert summary["call"]["outcome"] in ("wins", "loses", "undecided") and "Overall call" in printed
+    rows = read_csv(out / "episodes.csv")
+    assert all(0 < float(r["local_error"]) < 1 for r in rows)
+    assert (out / "error_cost.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("action_mode, warns", [("discrete", True), ("continuous", False)])
+def test_float32_tie_warning_only_for_discrete_policies(action_mode, warns, monkeypatch, recwarn):
+    """Deployed episodes that end differently from the batched ones: a discrete policy's can only
+    differ through a float32 tie between two outputs (warned); a continuous policy's actions differ
+    from SB3's by float32 rounding, so its episodes may differ in the last bits (expected, silent)."""
+    import types
+
+    import agents.export
+    import threebody_env.deployment
+    from agents.evaluation.schedule import deployed_wall_time
+
+    batched = rollout(FixedActionPolicy(0, "p"), [2_000_000, 2_000_001], n_intervals=2)
+    shifted = types.SimpleNamespace(final_energy_error=batched.final_energy_error * (1 + 1e-12),
+                                    force_evals=batched.force_evals, wall_time=np.full(2, 0.5))
+    monkeypatch.setattr(agents.export, "controller_from_model", lambda policy, kwargs: "a controller")
+    monkeypatch.setattr(threebody_env.deployment, "deployed_episodes", lambda *args, **kwargs: shifted)
+    settings = evaluation.Settings(EnvConfig(action_mode=action_mode, record_wall_time=True), n_intervals=2)
+    times = deployed_wall_time(object(), batched, settings)
+    assert times.tolist() == [0.5, 0.5]
+    ties = [w for w in recwarn if "float32 tie" in str(w.message)]
+    assert len(ties) == (1 if warns else 0)

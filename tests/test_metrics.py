@@ -10,14 +10,25 @@ import math
 import numpy as np
 import pytest
 
-from agents.evaluation import (Estimate, MethodSpec, episode_rows, error_statistics, interpolate_front, summarize,
-                               verdict)
+from agents.evaluation import (
+    Estimate,
+    MethodSpec,
+    episode_rows,
+    error_statistics,
+    front_value,
+    interpolate_front,
+    lower_envelope,
+    overall_call,
+    summarize,
+    verdict,
+)
 from agents.evaluation.metrics import bootstrap_blocks, episode_errors, position, ratio
 from agents.rollout import RolloutResult
 
 
-def result(name: str, errors, force_evals, deployed=None, end=None) -> RolloutResult:
-    """A RolloutResult of len(errors) episodes with the given final errors and force evaluations."""
+def result(name: str, errors, force_evals, deployed=None, end=None, local=None) -> RolloutResult:
+    """A RolloutResult of len(errors) episodes with the given final errors and force evaluations
+    (and deployed wall times and summed local errors when given)."""
     n = len(errors)
     return RolloutResult(
         name=name, seeds=np.arange(n, dtype=np.int64), final_energy_error=np.asarray(errors, dtype=float),
@@ -26,6 +37,7 @@ def result(name: str, errors, force_evals, deployed=None, end=None) -> RolloutRe
         intervals=np.full(n, 10), episode_return=np.zeros(n),
         end=np.asarray(end if end is not None else ["time_limit"] * n), mean_log_param=np.full(n, -2.0),
         deployed_wall_time=None if deployed is None else np.asarray(deployed, dtype=float),
+        local_error=None if local is None else np.asarray(local, dtype=float),
     )
 
 
@@ -180,3 +192,132 @@ def test_deployed_wall_time_plugs_in_as_a_cost_axis():
            pytest.approx([0.25 * 10**0.5] * 4)
     with pytest.raises(ValueError, match="cost axis"):
         summaries[0].cost("seconds")
+
+
+# ---------------------------------------------------------------- the union front
+
+
+def test_lower_envelope_drops_dominated_points_and_orders_by_cost():
+    costs = [10.0, 1.0, 100.0, 5.0, 50.0, 100.0, 1.0]
+    values = [1e-8, 1e-6, 1e-12, 1e-5, 1e-7, 1e-13, 1e-4]
+    # by cost: (1, 1e-6) beats (1, 1e-4) at equal cost; (5, 1e-5) is worse than a cheaper point;
+    # (10, 1e-8); (50, 1e-7) is worse than the cheaper 1e-8; (100, 1e-13) beats (100, 1e-12)
+    assert lower_envelope(costs, values).tolist() == [1, 0, 5]
+    assert lower_envelope([3.0], [0.5]).tolist() == [0]
+    assert lower_envelope([1.0, 2.0], [0.0, 0.0]).tolist() == [0]  # a tie in value: the cheaper only
+    assert lower_envelope([1.0, 2.0], [np.inf, 1.0]).tolist() == [0, 1]  # a lost cheapest point still opens it
+
+
+def test_union_front_of_two_interleaving_methods_by_hand():
+    """Method H: (100, 1e-6), (1000, 1e-9), (10^4, 1e-12); method I: (300, 1e-10), (3000, 1e-9.5).
+    The envelope is H 100, I 300, H 10^4: H 1000 and I 3000 lie above it (I 300 is better for less)."""
+    costs = [100.0, 1000.0, 10_000.0, 300.0, 3000.0]
+    values = [1e-6, 1e-9, 1e-12, 1e-10, 10**-9.5]
+    assert lower_envelope(costs, values).tolist() == [0, 3, 2]
+    # halfway between 300 and 10^4 in log cost: halfway between -10 and -12 in log value
+    assert front_value(costs, values, math.sqrt(300 * 10_000), log_value=True) == pytest.approx(1e-11, rel=1e-9)
+    # at 1000 the front is the I-H segment, below H's own point there
+    at_1000 = front_value(costs, values, 1000.0, log_value=True)
+    assert at_1000 == pytest.approx(10 ** (-10 - 2 * math.log10(1000 / 300) / math.log10(10_000 / 300)), rel=1e-9)
+    assert at_1000 < 1e-9
+    assert front_value(costs, values, 100.0, log_value=True) == 1e-6
+    assert front_value(costs, values, 1e6, log_value=True) == 1e-12  # past the best point: its value
+    assert math.isnan(front_value(costs, values, 99.0, log_value=True))  # below the cheapest: no front
+    linear = front_value(costs, [-6.0, -9.0, -12.0, -10.0, -9.5], math.sqrt(300 * 10_000), log_value=False)
+    assert linear == pytest.approx(-11.0)
+
+
+def _union_table(policy_errors, policy_local, policy_evals=300, policy_deployed=None, local=True):
+    """Two interleaving methods on four initial conditions, every episode alike: H at 25, 250, 2500 force
+    evals per episode (energy 1e-6, 1e-9, 1e-12), I at 75 and 750 (1e-10, 1e-9.5); local errors 10x the
+    energy errors; deployed seconds per episode = force evals / 100. Then the policy."""
+    rows = [("H a", 25, 1e-6), ("H b", 250, 1e-9), ("H c", 2500, 1e-12), ("I a", 75, 1e-10), ("I b", 750, 10**-9.5)]
+    specs = [(MethodSpec(name, "fixed", integrator=name[0]),
+              result(name, [e] * 4, [c] * 4, [c / 100] * 4, local=[10 * e] * 4 if local else None))
+             for name, c, e in rows]
+    deployed = policy_deployed if policy_deployed is not None else policy_evals / 100
+    specs.append((MethodSpec("policy", "policy", integrator="H"),
+                  result("policy", policy_errors, [policy_evals] * 4, [deployed] * 4,
+                         local=policy_local if local else None)))
+    return [summarize(spec, r, tolerance=1e-8) for spec, r in specs]
+
+
+def _verdicts(summaries):
+    found = {(m, a): verdict(summaries, a, 1e-8, m) for m in ("energy_error", "local_error")
+             for a in ("force_evals", "deployed_wall_time")}
+    return {k: v for k, v in found.items() if v is not None}
+
+
+def test_union_verdict_below_on_above_outside_and_the_competitor():
+    """The policy at 300 evals per episode (1200 total), where the front runs from I a (300 total) to
+    H c (10^4 total): log10 front = -10 - 2 * log10(1200 / 300) / log10(10^4 / 300)."""
+    front = 10 ** (-10 - 2 * math.log10(4) / math.log10(10_000 / 300))
+    below = _verdicts(_union_table([1e-12] * 4, [1e-11] * 4))
+    for (measure, axis), v in below.items():
+        scale = 10 if measure == "local_error" else 1
+        median = v.get("median")
+        assert median.front == pytest.approx(scale * front, rel=1e-9), (measure, axis)
+        assert median.position == "below" and median.comparison.dominated_by == ()
+        # the cheapest fixed choice as good as 1e-12 is H c, at 2500 / 300 of the policy's cost
+        assert median.comparison.competitor == "H c" and median.comparison.cost_margin == pytest.approx(25 / 3)
+    assert set(below) == {(m, a) for m in ("energy_error", "local_error")
+                          for a in ("force_evals", "deployed_wall_time")}
+    above = _verdicts(_union_table([1e-9] * 4, [1e-8] * 4))[("energy_error", "force_evals")].get("median")
+    # I a is as good (1e-10 < 1e-9) at a quarter of the cost: above the front and dominated
+    assert above.position == "above" and above.comparison.dominated_by == ("I a",)
+    assert above.comparison.competitor == "I a" and above.comparison.cost_margin == pytest.approx(0.25)
+    on = _verdicts(_union_table([front / 10, front / 10, front * 10, front * 10], [1e-11] * 4))
+    assert on[("energy_error", "force_evals")].get("median").position == "on"
+    cheap = _verdicts(_union_table([1e-12] * 4, [1e-11] * 4, policy_evals=10))  # below the cheapest, H a at 25
+    assert all(v.get("median").position == "outside" for v in cheap.values())
+    dear = _verdicts(_union_table([1e-13] * 4, [1e-12] * 4, policy_evals=5000))  # past the dearest, H c at 2500
+    assert dear[("energy_error", "force_evals")].get("median").position == "outside"  # below a bound only
+    assert dear[("energy_error", "force_evals")].get("median").front == 1e-12
+    beaten = _verdicts(_union_table([1e-11] * 4, [1e-10] * 4, policy_evals=5000))
+    assert beaten[("energy_error", "force_evals")].get("median").position == "above"
+
+
+def test_cost_axes_judge_separately():
+    """The same policy, 300 evals per episode but 30 s deployed (as dear as H c): below the front at
+    equal force evaluations, dominated at equal deployed wall time."""
+    v = _verdicts(_union_table([1e-11] * 4, [1e-10] * 4, policy_deployed=30.0))
+    assert v[("energy_error", "force_evals")].get("median").position == "below"
+    slow = v[("energy_error", "deployed_wall_time")].get("median")
+    assert slow.position == "above" and slow.comparison.competitor == "H c"
+    assert slow.comparison.cost_margin == pytest.approx(25 / 30)
+    call = overall_call(v)
+    assert call.outcome == "loses" and "equal deployed wall time" in call.reason and "H c" in call.reason
+
+
+def test_overall_call_needs_both_measures_and_both_axes():
+    wins = overall_call(_verdicts(_union_table([1e-12] * 4, [1e-11] * 4)))
+    assert wins.outcome == "wins" and "8.3x" in wins.reason  # H c, the cheapest as good, costs 25/3 of the policy
+    # better energy error, worse local error: the local error decides
+    local_loss = overall_call(_verdicts(_union_table([1e-12] * 4, [1e-8] * 4)))
+    assert local_loss.outcome == "loses" and "local error" in local_loss.reason
+    # the local error not measured: no win, whatever the energy error says
+    unmeasured = _verdicts(_union_table([1e-12] * 4, None, local=False))
+    assert set(unmeasured) == {("energy_error", "force_evals"), ("energy_error", "deployed_wall_time")}
+    call = overall_call(unmeasured)
+    assert call.outcome == "undecided" and "no local error verdict" in call.reason
+    no_time = {k: v for k, v in _verdicts(_union_table([1e-12] * 4, [1e-11] * 4)).items() if k[1] == "force_evals"}
+    assert overall_call(no_time).outcome == "undecided"
+    # cheaper than every fixed choice and not beaten: outside the front, so undecided rather than won
+    cheap = overall_call(_verdicts(_union_table([1e-12] * 4, [1e-11] * 4, policy_evals=10)))
+    assert cheap.outcome == "undecided" and "median of the energy error at equal force evaluations is outside" \
+        in cheap.reason
+
+
+def test_local_error_statistics_and_rows():
+    """The local error is summarised like the energy error; rows carry NaN columns when it is absent
+    (NaN in a result means not measured; a blown-up episode's local error is inf)."""
+    with_local = summarize(MethodSpec("p", "policy"), result("p", [1e-10] * 3, [5] * 3, local=[1e-9, 2e-9, np.inf]))
+    assert with_local.local_error is not None
+    assert with_local.local_error.median.value == 2e-9 and with_local.local_error.max.value == np.inf  # a lost run
+    assert with_local.accuracy("local_error") is with_local.local_error
+    without = summarize(MethodSpec("p", "policy"), result("p", [1e-10] * 3, [5] * 3))
+    assert without.local_error is None and without.accuracy("local_error") is None
+    assert list(without.row()) == list(with_local.row())  # the same columns in the same order
+    assert math.isnan(without.row()["local_error_median"]) and with_local.row()["local_error_median"] == 2e-9
+    with pytest.raises(ValueError, match="accuracy measure"):
+        without.accuracy("angular_momentum")

@@ -1,14 +1,21 @@
-"""Stage 4 of an evaluation: per-method statistics and the verdict against the fixed-parameter front.
+"""Stage 4 of an evaluation: per-method statistics and the verdict against the union front.
 
-Units: energy errors are relative, |E - E0| / |E0|; costs are totals over the initial conditions,
-in force evaluations (deterministic) or seconds of deployed wall time (one system at a time, one
-decision per interval; present when the results carry it).
+Units: costs are totals over the initial conditions, in force evaluations (deterministic) or
+seconds of deployed wall time (one system at a time, one decision per interval; present when the
+results carry it). Two accuracy measures (:data:`ACCURACY_MEASURES`), each per episode:
 
-Error conventions (every statistic uses the same per-episode error):
+- ``energy_error``: the final relative energy error |E - E0| / |E0|;
+- ``local_error``: the local error summed over the episode's intervals, each the phase-space
+  distance of the method's end state from an independent reference integration of the same
+  interval from the same start state (measured only when asked: it costs one reference
+  integration per interval). No controller observes it or is rewarded on it, and no method
+  conserves it by construction, so it cannot be steered the way the energy error can.
+
+Error conventions (every statistic of a measure uses the same per-episode value):
 
 - A failed episode counts with the error it had when it stopped (a run that crossed the error
   limit counts with its error there, above the limit).
-- A non-finite final error (the integration blew up) counts as ``+inf``: worse than any finite
+- A non-finite error (the integration blew up) counts as ``+inf``: worse than any finite
   error in the median, p90, maximum and fraction above tolerance.
 - The mean of log10 error clips each error into [:data:`LOG_ERROR_FLOOR`, :data:`LOG_ERROR_CEILING`]
   = [1e-16, 1]: below 1e-16 (double round-off, or an exact 0) nothing is measured, and from 1 up
@@ -20,20 +27,22 @@ resamples with replacement drawn from a fixed seed, the same resamples for every
 the same initial conditions), the interval being the 2.5th and 97.5th percentiles of the resampled
 statistic (the percentile method).
 
-The verdict (:func:`verdict`) places the policy against the fixed actions' front at the policy's
-cost: each statistic of the fixed actions is interpolated between the two fixed actions whose costs
-bracket the policy's, linearly in (log cost, log statistic) for the error statistics, in (log cost,
-statistic) for the fraction above tolerance and the mean log10 error (already a logarithm). Outside
-the front's cost range there is no extrapolation: the position is "outside". The policy is "below"
-the front when its whole bootstrap interval lies below the front's value, "above" when it lies
-above, and "on" when the interval contains it.
+The verdict (:func:`verdict`) places the policy against the union front at the policy's cost: the
+lower envelope (:func:`lower_envelope`) of every fixed (method, parameter) point, whatever its
+method, joined between consecutive envelope points linearly in (log cost, log statistic) for the
+error statistics, in (log cost, statistic) for the fraction above tolerance and the mean log10
+error (already a logarithm). Past the envelope's best point the front stays at that value (a fixed
+choice reaches it for less). Below the cheapest fixed choice there is no extrapolation: the
+position is "outside". The policy is "below" the front when its whole bootstrap interval lies
+below the front's value, "above" when it lies above, and "on" when the interval contains it.
+:func:`overall_call` combines the verdicts of both measures and both cost axes into one call.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -44,6 +53,15 @@ from agents.rollout import RolloutResult
 #: The cost axes a verdict can be taken on: total force evaluations, total deployed wall time [s].
 CostAxis = Literal["force_evals", "deployed_wall_time"]
 COST_AXES: tuple[CostAxis, ...] = ("force_evals", "deployed_wall_time")
+#: The accuracy measures a verdict can be taken on (see the module's docstring).
+Measure = Literal["energy_error", "local_error"]
+ACCURACY_MEASURES: tuple[Measure, ...] = ("energy_error", "local_error")
+#: The roles that make up the front: every fixed (method, parameter), grid points and defaults alike.
+FRONT_ROLES = ("fixed", "default")
+#: The statistics a win must hold on, per measure (the bar of issue 17): the tails and the typical
+#: run of the energy error; the typical run and the tail of the local error.
+DECIDING_STATISTICS: dict[str, tuple[str, ...]] = {"energy_error": ("median", "p90", "mean_log10"),
+                                                  "local_error": ("median", "p90")}
 
 DEFAULT_TOLERANCE = 1e-8
 LOG_ERROR_FLOOR = 1e-16
@@ -85,7 +103,7 @@ class Estimate:
 
 @dataclass(frozen=True)
 class ErrorStatistics:
-    """The final |dE/E0| of one method's episodes, summarised (see the module's error conventions)."""
+    """One accuracy measure of a method's episodes, summarised (see the module's error conventions)."""
 
     median: Estimate
     p90: Estimate
@@ -97,9 +115,10 @@ class ErrorStatistics:
         return getattr(self, statistic)
 
 
-def episode_errors(result: RolloutResult) -> np.ndarray:
-    """|final dE/E0| per episode, non-finite values as ``+inf``."""
-    errors = np.abs(result.final_energy_error.astype(float))
+def episode_errors(result: RolloutResult, measure: Measure = "energy_error") -> np.ndarray:
+    """|final dE/E0| (or the summed local error) per episode, non-finite values as ``+inf``."""
+    values = result.final_energy_error if measure == "energy_error" else result.local_error
+    errors = np.abs(values.astype(float))
     return np.where(np.isfinite(errors), errors, np.inf)
 
 
@@ -160,8 +179,10 @@ class MethodSummary:
 
     method: str
     role: str
+    integrator: str  # the method's integrator ("" for the REBOUND reference)
     episodes: int
-    final_error: ErrorStatistics
+    final_error: ErrorStatistics  # of the final |dE/E0|
+    local_error: ErrorStatistics | None  # of the summed local error; None when not measured
     max_error: Percentiles  # of the largest |dE/E0| at any interval end
     force_evals_total: int
     force_evals: Percentiles
@@ -180,9 +201,19 @@ class MethodSummary:
             raise ValueError(f"cost axis {axis!r} is unknown; choose from {COST_AXES}")
         return float(self.force_evals_total) if axis == "force_evals" else self.deployed_wall_time_total
 
+    def accuracy(self, measure: Measure) -> ErrorStatistics | None:
+        """The statistics of ``measure``: the final energy error, or the local error (None unless measured)."""
+        if measure not in ACCURACY_MEASURES:
+            raise ValueError(f"accuracy measure {measure!r} is unknown; choose from {ACCURACY_MEASURES}")
+        return self.final_error if measure == "energy_error" else self.local_error
+
     def row(self) -> dict[str, Any]:
-        """Flat columns for CSV and JSON: ``final_error_median``, ``final_error_median_low``, ..."""
-        return _flatten(self)
+        """Flat columns for CSV and JSON: ``final_error_median``, ``final_error_median_low``, ...
+        (``local_error_median``, ... are NaN when the local error was not measured)."""
+        return _flatten(self if self.local_error is not None else replace(self, local_error=_NOT_MEASURED))
+
+
+_NOT_MEASURED = ErrorStatistics(*[Estimate(math.nan, math.nan, math.nan)] * len(STATISTICS))
 
 
 def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
@@ -197,12 +228,15 @@ def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
 
 
 def summarize(spec: MethodSpec, result: RolloutResult, tolerance: float = DEFAULT_TOLERANCE) -> MethodSummary:
-    """Aggregate one method's episodes into a :class:`MethodSummary`."""
+    """Aggregate one method's episodes into a :class:`MethodSummary` (the local error's statistics
+    when every episode carries one). ``tolerance`` applies to both measures."""
     ends, counts = np.unique(result.end[result.failed], return_counts=True)
     deployed = result.deployed_wall_time
+    measured = not np.isnan(result.local_error).any()
     return MethodSummary(
-        method=spec.name, role=spec.role, episodes=int(result.seeds.size),
+        method=spec.name, role=spec.role, integrator=spec.integrator or "", episodes=int(result.seeds.size),
         final_error=error_statistics(episode_errors(result), tolerance),
+        local_error=error_statistics(episode_errors(result, "local_error"), tolerance) if measured else None,
         max_error=Percentiles.of(result.max_energy_error),
         force_evals_total=int(result.force_evals.sum()), force_evals=Percentiles.of(result.force_evals.astype(float)),
         integrator_steps_total=int(result.integrator_steps.sum()),
@@ -215,13 +249,15 @@ def summarize(spec: MethodSpec, result: RolloutResult, tolerance: float = DEFAUL
     )
 
 
-# ---------------------------------------------------------------- domination and the closest fixed action
+# ---------------------------------------------------------------- domination, the closest and the competitor
 
 
 @dataclass(frozen=True)
 class Comparison:
-    """Is the policy dominated on one statistic (some fixed action has both a lower cost and a lower
-    value), and is it lower than the fixed action closest to it in cost (closest on a log scale)?"""
+    """The policy against each fixed choice on one statistic (lower is better): is it dominated (some
+    fixed choice has both a lower cost and a lower value), is it lower than the fixed choice closest
+    to it in cost (closest on a log scale), and which is its competitor, the cheapest fixed choice at
+    least as good (``competitor`` is "" when none is)."""
 
     policy_value: float
     policy_cost: float
@@ -229,6 +265,9 @@ class Comparison:
     closest: str
     closest_value: float
     closest_cost: float
+    competitor: str = ""
+    competitor_value: float = math.nan
+    competitor_cost: float = math.inf
 
     @property
     def beats_closest(self) -> bool:
@@ -238,22 +277,56 @@ class Comparison:
     def passes(self) -> bool:
         return not self.dominated_by and self.beats_closest
 
+    @property
+    def cost_margin(self) -> float:
+        """The competitor's cost over the policy's: what a fixed choice at least as good costs, in units
+        of the policy's cost (``inf`` when none is as good; below 1, a fixed choice is as good for less)."""
+        return self.competitor_cost / self.policy_cost
+
 
 def compare_with_fixed(policy: tuple[float, float], fixed: Mapping[str, tuple[float, float]]) -> Comparison:
-    """Compare ``policy`` = (statistic, total cost) with each fixed action's pair (lower is better).
+    """Compare ``policy`` = (statistic, total cost) with each fixed choice's pair (lower is better).
 
-    A fixed action dominates when both its statistic and its cost are strictly lower. The closest
-    in cost minimises |log(cost / policy cost)|.
+    A fixed choice dominates when both its statistic and its cost are strictly lower. The closest
+    in cost minimises |log(cost / policy cost)|. The competitor is the cheapest whose statistic is
+    at most the policy's.
     """
     if not fixed:
         raise ValueError("compare_with_fixed needs at least one fixed action")
     value, cost = policy
     dominated_by = tuple(name for name, (v, c) in fixed.items() if v < value and c < cost)
     closest = min(fixed, key=lambda name: abs(math.log(max(fixed[name][1], 1e-300) / max(cost, 1e-300))))
-    return Comparison(value, cost, dominated_by, closest, *fixed[closest])
+    as_good = [name for name, (v, _) in fixed.items() if v <= value]
+    competitor = min(as_good, key=lambda name: fixed[name][1], default="")
+    rival = fixed[competitor] if competitor else (math.nan, math.inf)
+    return Comparison(value, cost, dominated_by, closest, *fixed[closest], competitor, *rival)
 
 
-# ---------------------------------------------------------------- the front at the policy's cost
+# ---------------------------------------------------------------- the union front at the policy's cost
+
+
+def lower_envelope(costs: Sequence[float], values: Sequence[float]) -> np.ndarray:
+    """Indices of the points (cost, value) on the lower envelope, by increasing cost: the cheapest
+    point, then each point whose value is below that of every cheaper one (lower is better on both),
+    so the values strictly decrease. A point that another matches or beats for no more cost is off it."""
+    order = np.lexsort((np.asarray(values, dtype=float), np.asarray(costs, dtype=float)))
+    kept: list[int] = []
+    best = math.inf
+    for k in order:
+        if not kept or values[k] < best:
+            kept.append(k)
+            best = values[k]
+    return np.asarray(kept, dtype=np.int64)
+
+
+def front_value(costs: Sequence[float], values: Sequence[float], cost: float, *, log_value: bool) -> float:
+    """The union front's value at ``cost``: :func:`interpolate_front` between consecutive points of
+    the :func:`lower_envelope`, its best value beyond its last point, NaN below its first."""
+    envelope = lower_envelope(costs, values)
+    xs, ys = np.asarray(costs, dtype=float)[envelope], np.asarray(values, dtype=float)[envelope]
+    if cost > xs[-1]:
+        return float(ys[-1])
+    return interpolate_front(xs, ys, cost, log_value=log_value)
 
 
 def interpolate_front(costs: Sequence[float], values: Sequence[float], cost: float, *, log_value: bool) -> float:
@@ -308,11 +381,11 @@ def ratio(statistic: str, policy: float, front: float) -> float:
 
 @dataclass(frozen=True)
 class StatisticVerdict:
-    """The policy against the fixed actions on one statistic and one cost axis."""
+    """The policy against the union front on one statistic, one accuracy measure and one cost axis."""
 
     statistic: str
     policy: Estimate
-    front: float  # the front's interpolated value at the policy's cost; NaN outside its cost range
+    front: float  # the union front's value at the policy's cost; NaN below the cheapest fixed choice
     position: str  # "below", "on", "above" or "outside"
     ratio: float  # policy / front (see :func:`ratio`); NaN outside
     comparison: Comparison
@@ -320,7 +393,8 @@ class StatisticVerdict:
 
 @dataclass(frozen=True)
 class Verdict:
-    """The policy against the fixed-parameter front on every statistic, at its cost on one axis."""
+    """The policy against the union front of every fixed (method, parameter) on every statistic of
+    one accuracy measure, at its cost on one axis. Costs are totals over the initial conditions."""
 
     cost_axis: str
     tolerance: float
@@ -328,30 +402,88 @@ class Verdict:
     policy_cost: float
     front_cost_range: tuple[float, float]
     statistics: tuple[StatisticVerdict, ...]
+    measure: str = "energy_error"
+    episodes: int = 1  # initial conditions, to state costs per episode
 
     def get(self, statistic: str) -> StatisticVerdict:
         return next(s for s in self.statistics if s.statistic == statistic)
 
 
 def verdict(summaries: Sequence[MethodSummary], axis: CostAxis = "force_evals",
-            tolerance: float = DEFAULT_TOLERANCE) -> Verdict | None:
-    """The policy's :class:`Verdict` on ``axis``; ``None`` when the policy or a fixed action lacks that
-    cost (a deployed wall time not measured). ``tolerance`` only labels the fraction's threshold."""
+            tolerance: float = DEFAULT_TOLERANCE, measure: Measure = "energy_error") -> Verdict | None:
+    """The policy's :class:`Verdict` on ``measure`` at equal ``axis`` cost, against the union front of
+    the fixed choices (roles :data:`FRONT_ROLES`, whatever their method); ``None`` when the policy or
+    a fixed choice lacks that cost or measure (a deployed wall time or local error not measured).
+    ``tolerance`` only labels the fraction's threshold.
+
+    Past the most expensive fixed choice the front is known only as a bound (no fixed choice was run
+    there), so a policy below it is "outside" rather than "below".
+    """
     policy = next(s for s in summaries if s.role == "policy")
-    fixed = [s for s in summaries if s.role == "fixed"]
+    fixed = [s for s in summaries if s.role in FRONT_ROLES]
     if not fixed:
         raise ValueError("a verdict needs at least one fixed action")
     costs = [s.cost(axis) for s in fixed]
     cost = policy.cost(axis)
     if not all(math.isfinite(c) and c > 0 for c in [cost, *costs]):
         return None
+    policy_stats, fixed_stats = policy.accuracy(measure), [s.accuracy(measure) for s in fixed]
+    if policy_stats is None or any(f is None for f in fixed_stats):
+        return None
     statistics = []
     for name in STATISTICS:
-        estimate = policy.final_error.get(name)
-        values = [s.final_error.get(name).value for s in fixed]
-        front = interpolate_front(costs, values, cost, log_value=name not in _LINEAR_STATISTICS)
+        estimate = policy_stats.get(name)
+        values = [f.get(name).value for f in fixed_stats if f is not None]
+        front = front_value(costs, values, cost, log_value=name not in _LINEAR_STATISTICS)
+        where = position(estimate, front)
+        if where == "below" and cost > max(costs):
+            where = "outside"
         pairs = {s.method: (v, c) for s, v, c in zip(fixed, values, costs, strict=True)}
         comparison = compare_with_fixed((estimate.value, cost), pairs)
-        statistics.append(StatisticVerdict(name, estimate, front, position(estimate, front),
-                                           ratio(name, estimate.value, front), comparison))
-    return Verdict(axis, tolerance, policy.method, cost, (min(costs), max(costs)), tuple(statistics))
+        statistics.append(StatisticVerdict(name, estimate, front, where, ratio(name, estimate.value, front),
+                                           comparison))
+    return Verdict(axis, tolerance, policy.method, cost, (min(costs), max(costs)), tuple(statistics), measure,
+                   policy.episodes)
+
+
+_AXIS_WORDS = {"force_evals": "force evaluations", "deployed_wall_time": "deployed wall time"}
+
+
+@dataclass(frozen=True)
+class Call:
+    """The verdict's overall call: ``outcome`` "wins", "loses" or "undecided", and why, in one line."""
+
+    outcome: str
+    reason: str
+
+
+def overall_call(verdicts: Mapping[tuple[str, str], Verdict]) -> Call:
+    """One call from the verdicts keyed by (measure, cost axis), on the :data:`DECIDING_STATISTICS`.
+
+    The policy loses when on some deciding statistic it lies above the union front or a fixed choice
+    dominates it. It wins only when on every deciding statistic of both measures, at both equal
+    force evaluations and equal deployed wall time, it lies below the front. Anything else
+    (a statistic on the front or outside it, a measure or cost axis not measured) is undecided.
+    """
+    losses, open_ = [], []
+    for measure in ACCURACY_MEASURES:
+        for axis in COST_AXES:
+            v = verdicts.get((measure, axis))
+            if v is None:
+                open_.append(f"no {measure.replace('_', ' ')} verdict at equal {_AXIS_WORDS[axis]}")
+                continue
+            for name in DECIDING_STATISTICS[measure]:
+                s = v.get(name)
+                where = f"{name.replace('_', ' ')} of the {measure.replace('_', ' ')} at equal {_AXIS_WORDS[axis]}"
+                if s.position == "above" or s.comparison.dominated_by:
+                    losses.append(f"{where}: {s.comparison.competitor} is as good for "
+                                  f"{s.comparison.cost_margin:.2g}x the cost")
+                elif s.position != "below":
+                    open_.append(f"{where} is {s.position}")
+    if losses:
+        return Call("loses", "; ".join(losses[:3]) + (f" (and {len(losses) - 3} more)" if len(losses) > 3 else ""))
+    if open_:
+        return Call("undecided", "; ".join(open_[:3]) + (f" (and {len(open_) - 3} more)" if len(open_) > 3 else ""))
+    margin = min(v.get(n).comparison.cost_margin for (m, _), v in verdicts.items() for n in DECIDING_STATISTICS[m])
+    return Call("wins", f"below the union front on every deciding statistic of both measures at both costs; "
+                        f"the cheapest fixed choice as good costs {margin:.2g}x the policy's")

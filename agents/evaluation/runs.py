@@ -21,6 +21,7 @@ from gymnasium.envs.registration import registry
 
 import integrators
 from agents.algorithms import ALGOS
+from agents.rollout import LocalErrorFunction, reference_local_errors
 from threebody_env import ThreeBodyVectorEnv
 from threebody_env.config import EnvConfig, config_kwargs
 from threebody_env.env import probe_body_count
@@ -56,12 +57,14 @@ class Run:
 @dataclass(frozen=True)
 class Settings:
     """Everything besides the method and the seeds that fixes an episode's outcome: the environment
-    (``config``) and the number of intervals per episode (``n_intervals``); and whether each method's
-    episodes are also run deployed (one system at a time, one decision per interval) to time them."""
+    (``config``) and the number of intervals per episode (``n_intervals``); whether each method's
+    episodes are also run deployed (one system at a time, one decision per interval) to time them;
+    and the function that scores each episode's local error (None: not measured)."""
 
     config: EnvConfig
     n_intervals: int = 300
     deployed: bool = True
+    local_error: LocalErrorFunction | None = None
 
     @property
     def env_kwargs(self) -> dict[str, Any]:
@@ -193,7 +196,7 @@ def read_run_yaml(path: Path) -> Any:
 
 
 def evaluation_settings(run: Run, overrides: Mapping[str, Any] | None = None, integrator: str | None = None,
-                        n_intervals: int = 300, deployed: bool = True) -> Settings:
+                        n_intervals: int = 300, deployed: bool = True, local_error: bool = False) -> Settings:
     """The settings for evaluation: the registered id's environment, the run's, then ``overrides``.
 
     With ``integrator`` (the transfer experiment) the method changes and its own parameter range
@@ -202,7 +205,9 @@ def evaluation_settings(run: Run, overrides: Mapping[str, Any] | None = None, in
     (transfer to other systems) the run's :data:`FAMILY_SETTINGS` are dropped, so the new family
     starts from its own defaults (N, knobs, natural interval) plus whatever ``overrides`` set; the
     same family keeps the run's. Wall time is always recorded, and with ``deployed`` also the
-    deployed wall time of every episode. Raises :class:`EvaluationError` for invalid settings, and
+    deployed wall time of every episode; with ``local_error`` each episode's local error against the
+    independent reference (:func:`~agents.rollout.reference_local_errors`). Raises
+    :class:`EvaluationError` for invalid settings, and
     for a number of bodies the model's observation cannot take (:func:`check_transferable`).
     """
     kwargs = {**registry[run.env_id].kwargs, **run.env_kwargs, "integrator": run.integrator}
@@ -220,7 +225,7 @@ def evaluation_settings(run: Run, overrides: Mapping[str, Any] | None = None, in
             kwargs.pop(name, None)
     kwargs.update(overrides)
     kwargs["record_wall_time"] = True
-    settings = Settings(checked_config(kwargs), n_intervals, deployed)
+    settings = Settings(checked_config(kwargs), n_intervals, deployed, reference_local_errors if local_error else None)
     check_transferable(trained, settings.config)
     return settings
 

@@ -31,8 +31,10 @@ DEPLOYED_REPEATS = 3
 def run_chunk(spec: MethodSpec, seeds: Sequence[int], settings: Settings, n_traces: int = 0) -> RolloutResult:
     """One episode of ``spec`` from each seed's initial condition; traces of the first ``n_traces``.
 
-    With ``settings.deployed`` the same episodes run again deployed (:func:`deployed_wall_time`),
-    which fills ``deployed_wall_time`` (not for the REBOUND reference).
+    The spec's own integrator and grid apply (:meth:`MethodSpec.settings`). With ``settings.deployed``
+    the same episodes run again deployed (:func:`deployed_wall_time`), which fills
+    ``deployed_wall_time``; with ``settings.local_error`` the episodes' local errors fill
+    ``local_error`` (neither for the REBOUND reference).
     """
     if spec.role == "reference":
         from agents.rebound_baseline import rollout_ias15
@@ -47,8 +49,9 @@ def run_chunk(spec: MethodSpec, seeds: Sequence[int], settings: Settings, n_trac
         policy = FixedActionPolicy(spec.action, spec.name, spec.action_mode)
     else:
         raise ValueError(f"baseline {spec.name!r} names no action")
+    settings = spec.settings(settings)
     result = rollout(policy, seeds, env_kwargs=settings.config, n_intervals=settings.n_intervals, name=spec.name,
-                     n_traces=n_traces, batch_size=max(len(seeds), 1))
+                     n_traces=n_traces, batch_size=max(len(seeds), 1), local_error=settings.local_error)
     if settings.deployed:
         result = replace(result, deployed_wall_time=deployed_wall_time(policy, result, settings))
     return result
@@ -62,9 +65,11 @@ def deployed_wall_time(policy: Any, result: RolloutResult, settings: Settings) -
     policy as its torch-free :class:`~controller.Controller` (a fixed action as its parameter).
     Each episode's time is the shortest of :data:`DEPLOYED_REPEATS` runs.
     The deployed episodes must end exactly as the batched ones did (same error and force
-    evaluations, bit for bit): for a fixed action anything else is a bug (``RuntimeError``); a
-    policy may differ where two of its outputs tie within float32 rounding (the controller and
-    torch round differently), which is reported as a warning with the number of such episodes.
+    evaluations, bit for bit): for a fixed action anything else is a bug (``RuntimeError``). A
+    discrete policy may differ where two of its outputs tie within float32 rounding (the controller
+    and torch round differently), which is reported as a warning with the number of such episodes.
+    A continuous policy's deployed actions differ from SB3's by float32 rounding (~1e-7), so its
+    episodes may end differently in the last bits: expected, not reported.
     """
     from agents.export import controller_from_model
     from threebody_env.actions import ActionMap
@@ -85,7 +90,7 @@ def deployed_wall_time(policy: Any, result: RolloutResult, settings: Settings) -
     differ = int(np.sum(~same_error | (deployed.force_evals != result.force_evals)))
     if differ and isinstance(policy, FixedActionPolicy):
         raise RuntimeError(f"{result.name}: {differ} deployed episodes ended differently from the batched ones")
-    if differ:
+    if differ and settings.config.action_mode == "discrete":
         warnings.warn(f"{result.name}: {differ} of {result.seeds.size} deployed episodes took another action "
                       f"somewhere (a float32 tie between two outputs); their wall time is of that episode",
                       stacklevel=2)
