@@ -363,11 +363,21 @@ def reference_evolve(pos, vel, mass, duration: float, *, softening: float = 0.0)
     return pos_h + pos_l, vel_h + vel_l
 
 
-def local_error(pos, vel, pos_ref, vel_ref, r_scale: float, v_scale: float) -> float:
-    """Phase-space distance max_i |x_i - x_ref,i| / r_scale + max_i |v_i - v_ref,i| / v_scale (float64)."""
-    diff = np.asarray(pos, dtype=np.float64) - np.asarray(pos_ref, dtype=np.float64)
+def local_error(pos, vel, pos_ref, vel_ref, r_scale: float, v_scale: float, *, pos_ref_lo=None,
+                vel_ref_lo=None) -> float:
+    """Phase-space distance max_i |x_i - x_ref,i| / r_scale + max_i |v_i - v_ref,i| / v_scale (float64).
+
+    ``pos_ref_lo``, ``vel_ref_lo``: the low parts of a double-double reference
+    (:func:`reference_evolve_dd`), subtracted after the high parts so that the reference's rounding to
+    float64 does not enter the distance.
+    """
+    dx = np.asarray(pos, dtype=np.float64) - np.asarray(pos_ref, dtype=np.float64)
     dv = np.asarray(vel, dtype=np.float64) - np.asarray(vel_ref, dtype=np.float64)
-    return float(np.linalg.norm(diff, axis=-1).max() / r_scale + np.linalg.norm(dv, axis=-1).max() / v_scale)
+    if pos_ref_lo is not None:
+        dx -= pos_ref_lo
+    if vel_ref_lo is not None:
+        dv -= vel_ref_lo
+    return float(np.linalg.norm(dx, axis=-1).max() / r_scale + np.linalg.norm(dv, axis=-1).max() / v_scale)
 
 
 def phase_space_scales(pos, mass) -> tuple[float, float]:
