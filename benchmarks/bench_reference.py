@@ -11,7 +11,11 @@ v = sqrt(M / r)):
 - the local error of IAS15 (1e-9) and compensated Hermite (eta 4.64e-4 and 1e-3) measured against
   mpmath and against the reference (they must agree to the floor);
 - wall time of the reference and of mpmath on the interval.
+``--cost-systems S`` also times :func:`integrators.reference.episode_local_errors` on S test systems x 300
+intervals of IAS15 (1e-9) and Hermite (eta 1e-3) episodes: what evaluation pays per method for the local error.
+
 Not a test. Usage: python benchmarks/bench_reference.py [--n-systems 8] [--intervals 100] [--quiet 4]
+[--cost-systems 0]
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import numpy as np
 
 import integrators
 from agents.seeds import TEST_SEEDS, seeds_from
-from integrators.reference import phase_space_scales, reference_evolve_dd, reference_kernel
+from integrators.reference import episode_local_errors, phase_space_scales, reference_evolve_dd, reference_kernel
 from threebody_env.initial_conditions import natural_interval, resolve_sampler
 
 METHODS = (("ias15", 1e-9), ("hermite", 4.64e-4), ("hermite", 1e-3))
@@ -65,7 +69,10 @@ def main() -> None:
     parser.add_argument("--intervals", type=int, default=100)
     parser.add_argument("--quiet", type=int, default=4)
     parser.add_argument("--dps", type=int, default=32)
+    parser.add_argument("--cost-systems", type=int, default=0)
     args = parser.parse_args()
+    if args.cost_systems:
+        episode_cost(args.cost_systems)
     mp.mp.dps = args.dps
     sampler = resolve_sampler("paper", None, None)
     interval = natural_interval(sampler)
@@ -79,7 +86,7 @@ def main() -> None:
                 break
             candidates.append((steps, seed, k, pos, vel, mass))
             pos, vel = ph, vh
-    quiet = [c for c in candidates if c[0] == 1][:: max(1, len(candidates) // (args.quiet * 2))][: args.quiet]
+    quiet = [c for c in candidates if c[0] == 1][:: max(1, len(candidates) // max(1, 2 * args.quiet))][: args.quiet]
     chosen = [*quiet, max(candidates, key=lambda c: c[0])]
     print(f"{len(candidates)} intervals scanned; mpmath odefun at {args.dps} digits")
     header = "| seed | interval | ref steps | ref floor (vs mpmath) | " + " | ".join(
@@ -103,6 +110,30 @@ def main() -> None:
             against_mp, against_ref = distance(x, v, mp_x, mp_v, r, s), distance(x, v, ref_x, ref_v, r, s)
             cells.append(f"{float(against_mp):.2e} / {float(against_ref):.2e}")
         print(f"| {seed} | {k} | {steps} | " + " | ".join(cells) + f" | {ref_wall * 1e3:.1f} ms | {mp_wall:.1f} s |")
+
+
+def episode_cost(n_systems: int, n_intervals: int = 300) -> None:
+    """Time episode_local_errors over whole episodes (the integrations themselves not included)."""
+    sampler = resolve_sampler("paper", None, None)
+    interval = natural_interval(sampler)
+    for method, param in (("ias15", 1e-9), ("hermite", 1e-3)):
+        info = integrators.METHODS[method]
+        seconds, sums = [], []
+        for seed in seeds_from(TEST_SEEDS, n_systems):
+            pos, vel, mass = sampler(np.random.default_rng(seed))
+            states = [(pos.copy(), vel.copy())]
+            for _ in range(n_intervals):
+                integrators.evolve_kernel(info.method_id, pos, vel, mass, interval, param, 0.0, 500_000)
+                states.append((pos.copy(), vel.copy()))
+            xs, vs = np.array([s[0] for s in states]), np.array([s[1] for s in states])
+            start = time.perf_counter()
+            errors = episode_local_errors(xs[:-1], vs[:-1], xs[1:], vs[1:], mass, interval)
+            seconds.append(time.perf_counter() - start)
+            sums.append(errors.sum())
+        seconds = np.array(seconds)
+        print(f"{method} {param:g}: episode_local_errors over {n_systems} x {n_intervals} intervals: "
+              f"median {np.median(seconds) * 1e3:.0f} ms per episode, total {seconds.sum():.1f} s "
+              f"(max {seconds.max():.2f} s); median episode local error {np.median(sums):.2g}")
 
 
 if __name__ == "__main__":
