@@ -18,6 +18,10 @@ State: positions and velocities float64 (N, 3), masses float64 (N,), N >= 2. Cos
 force evaluations (deterministic). ``evolve`` is the validated Python API; ``evolve_kernel``,
 ``evolve_batch``, ``energy_batch`` and ``min_timescale_batch`` are compiled entry points for
 callers that validate their own inputs.
+
+``reference_evolve`` is not a method but the judge of the methods: an independent double-double Taylor
+integrator (:mod:`integrators.reference`), with ``local_error`` and ``episode_local_errors``, the phase-space
+distance of a method's end state from it.
 """
 
 from __future__ import annotations
@@ -37,11 +41,12 @@ from ._evolve import (
     min_timescale_batch,
 )
 from ._forces import angular_momentum_kernel, energy_kernel, momentum_kernel, pairwise_timescale
+from .reference import episode_local_errors, local_error, reference_evolve
 
 __all__ = [
     "METHODS", "MethodInfo", "Status", "EvolveResult", "evolve", "energy", "momentum",
     "angular_momentum", "min_timescale", "evolve_kernel", "evolve_batch", "energy_batch",
-    "min_timescale_batch", "as_state",
+    "min_timescale_batch", "as_state", "reference_evolve", "local_error", "episode_local_errors",
 ]
 
 
