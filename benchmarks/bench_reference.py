@@ -11,7 +11,7 @@ v = sqrt(M / r)):
 - the local error of IAS15 (1e-9) and compensated Hermite (eta 4.64e-4 and 1e-3) measured against
   mpmath and against the reference (they must agree to the floor);
 - wall time of the reference and of mpmath on the interval.
-``--cost-systems S`` also times :func:`integrators.reference.episode_local_errors` on S test systems x 300
+``--cost-systems S`` instead times :func:`integrators.reference.episode_local_errors` on S test systems x 300
 intervals of IAS15 (1e-9) and Hermite (eta 1e-3) episodes: what evaluation pays per method for the local error.
 
 Not a test. Usage: python benchmarks/bench_reference.py [--n-systems 8] [--intervals 100] [--quiet 4]
@@ -73,6 +73,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.cost_systems:
         episode_cost(args.cost_systems)
+        return
     mp.mp.dps = args.dps
     sampler = resolve_sampler("paper", None, None)
     interval = natural_interval(sampler)
