@@ -2,7 +2,8 @@
 
 The reference is a Taylor-series method of order ``ORDER`` in double-double arithmetic (about 32
 significant digits), written for judging the other integrators: it shares no code with IAS15 or
-Hermite (only the status codes and compile options of ``_forces``). Its Taylor coefficients come from
+Hermite (from ``_forces`` only the status codes, the compile options and the float64 pairwise time scale
+that sets the series' unit of time). Its Taylor coefficients come from
 the automatic-differentiation recurrences of the N-body problem (Moore 1966; Jorba & Zou 2005):
 for each pair, with ``d = x_j - x_i``,
 
@@ -13,7 +14,9 @@ for each pair, with ``d = x_j - x_i``,
 each product a Cauchy product of series. The step is ``STEP_FACTOR`` times the radius of convergence
 estimated from the last two coefficients (relative to the smallest pair separation), so the truncation
 error per step is ~ STEP_FACTOR^ORDER ~ 1e-34 of the closest pair's separation, below double-double
-round-off. Time is kept in double-double, so every call lands exactly on ``duration``.
+round-off. The series runs in a scaled time (a power of two near the shortest pairwise time scale), so
+its coefficients cannot overflow in a close encounter. Time is kept in double-double, so every call lands
+exactly on ``duration``.
 
 Numbers are double-double: a value is the unevaluated sum ``hi + lo`` of two float64 with
 ``|lo| <= ulp(hi) / 2`` (Dekker 1971; Knuth's two-sum, Dekker's split product: Python 3.11 gives Numba
@@ -32,7 +35,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ._forces import MAX_STEPS, NON_FINITE, OK, hot, jit
+from ._forces import MAX_STEPS, NON_FINITE, OK, hot, jit, pairwise_timescale
 
 #: Order of the Taylor series (coefficients x_0 .. x_ORDER of every position).
 ORDER = 30
@@ -124,8 +127,12 @@ def dd_sqrt(ah, al):
 # ----- the Taylor integrator -----
 
 @jit  # not inlined: one call per step (~0.25 ms) costs nothing, and inlining it would multiply compile times
-def _taylor_coefficients(xh, xl, mass, eps2, dh, dl, rh, rl, ph, pl, ah, al):
+def _taylor_coefficients(xh, xl, mass, eps2, sigma2, dh, dl, rh, rl, ph, pl, ah, al):
     """Fill orders 2..ORDER of the position series ``xh, xl`` (ORDER+1, N, 3) from orders 0 and 1.
+
+    The series is in scaled time tau = t / sigma (coefficient k holds x_k sigma^k), so that coefficients
+    stay near the separations however close an encounter (unscaled, x_30 ~ r / t_enc^30 overflows below
+    t_enc ~ 1e-10); ``sigma2`` = sigma^2, a power of two, scales the accelerations exactly.
 
     Work arrays per pair p: ``d`` (P, ORDER+1, 3), ``r``, ``p`` (P, ORDER+1); ``a`` (N, 3) holds one
     order of the accelerations. Returns the smallest pair separation (float64, for the step size).
@@ -176,7 +183,7 @@ def _taylor_coefficients(xh, xl, mass, eps2, dh, dl, rh, rl, ph, pl, ah, al):
         scale = float((k + 1) * (k + 2))
         for i in range(n):
             for c in range(3):
-                th, tl = dd_div(ah[i, c], al[i, c], scale, 0.0)
+                th, tl = dd_div(ah[i, c] * sigma2, al[i, c] * sigma2, scale, 0.0)
                 xh[k + 2, i, c], xl[k + 2, i, c] = th, tl
     return min_sep
 
@@ -200,7 +207,8 @@ def _step_size(xh, min_sep):
 
 @jit
 def _sum_series(xh, xl, hh, hl, pos_h, pos_l, vel_h, vel_l):
-    """Evaluate the series at step (hh + hl) by Horner: positions and their derivatives, in place."""
+    """Evaluate the series at step (hh + hl) by Horner: positions and their derivatives (in the series'
+    time unit), in place."""
     for i in range(xh.shape[1]):
         for c in range(3):
             sh, sl = xh[ORDER, i, c], xl[ORDER, i, c]
@@ -240,19 +248,29 @@ def reference_kernel(pos_h, pos_l, vel_h, vel_l, mass, duration, eps2, max_steps
     while th < duration:
         if steps >= max_steps:
             return steps, MAX_STEPS
+        # the series' time unit: a power of two near the shortest pairwise time scale (exact scalings)
+        timescale = pairwise_timescale(pos_h, vel_h, mass)
+        if not (0.0 < timescale < np.inf):
+            return steps, NON_FINITE
+        sigma = 2.0 ** np.floor(np.log2(timescale))
         xh[0, :, :] = pos_h
         xl[0, :, :] = pos_l
-        xh[1, :, :] = vel_h
-        xl[1, :, :] = vel_l
-        min_sep = _taylor_coefficients(xh, xl, mass, eps2, dh, dl, rh, rl, ph, pl, ah, al)
-        h = _step_size(xh, min_sep)
+        xh[1, :, :] = vel_h * sigma
+        xl[1, :, :] = vel_l * sigma
+        min_sep = _taylor_coefficients(xh, xl, mass, eps2, sigma * sigma, dh, dl, rh, rl, ph, pl, ah, al)
+        h = _step_size(xh, min_sep)  # in units of sigma
         # remaining time, double-double; take it whole when the estimate reaches past it
         remh, reml = dd_add(duration, 0.0, -th, -tl)
+        remh, reml = remh / sigma, reml / sigma
         if not (h > 0.0 and np.isfinite(remh)):
             return steps, NON_FINITE
         hh, hl = (remh, reml) if h >= remh else (h, 0.0)
         _sum_series(xh, xl, hh, hl, pos_h, pos_l, vel_h, vel_l)
-        th, tl = dd_add(th, tl, hh, hl)
+        for i in range(n):
+            for c in range(3):
+                vel_h[i, c] /= sigma
+                vel_l[i, c] /= sigma
+        th, tl = dd_add(th, tl, hh * sigma, hl * sigma)
         steps += 1
         for i in range(n):
             for c in range(3):
