@@ -20,9 +20,10 @@ over intervals of the phase-space distance from the double-double reference, :mo
 The room of a point is how far below the union front (on the same systems) it lies at its own cost:
 front / value for the median and p90, 10^(front - value) for the mean log10 (decades as a factor), and the
 front's fraction above 1e-8 minus the point's. An episode that fails (|dE/E0| > 0.1 or a failed call) counts
-as infinite on both measures. Not a test; ~15 min of CPU with the defaults (2 cores).
+as infinite on both measures. Not a test; the defaults took 21 min of wall time on a shared 2-core machine
+under a load average of ~20.
 
-Usage: nice -n 10 python benchmarks/oracle.py [--n-systems 100] [--beam-systems 20] [--val-systems 20]
+Usage: nice -n 10 python benchmarks/oracle.py [--n-systems 100] [--beam-systems 20] [--val-systems 16]
 """
 
 from __future__ import annotations
