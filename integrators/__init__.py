@@ -23,6 +23,10 @@ starts afresh. ``advance_kernel`` / ``advance_batch`` (with a state record per s
 ``state_size``), ``evolve_kernel`` / ``evolve_batch`` (afresh), ``energy_batch`` and
 ``min_timescale_batch`` are compiled entry points for callers that validate their own inputs.
 docs/integrators.md describes the methods, the state record and the measurements.
+
+``reference_evolve`` is not a method but the judge of the methods: an independent double-double Taylor
+integrator (:mod:`integrators.reference`), with ``local_error`` and ``episode_local_errors``, the phase-space
+distance of a method's end state from it.
 """
 
 from __future__ import annotations
@@ -45,12 +49,14 @@ from ._evolve import (
     state_size,
 )
 from ._forces import angular_momentum_kernel, energy_kernel, momentum_kernel, pairwise_timescale
+from .reference import episode_local_errors, local_error, reference_evolve
 from .simulation import Simulation
 
 __all__ = [
     "METHODS", "MethodInfo", "Status", "EvolveResult", "Simulation", "evolve", "energy", "momentum",
     "angular_momentum", "min_timescale", "evolve_kernel", "evolve_batch", "advance_kernel",
-    "advance_batch", "state_size", "energy_batch", "min_timescale_batch", "as_state",
+    "advance_batch", "state_size", "energy_batch", "min_timescale_batch", "as_state", "reference_evolve",
+    "local_error", "episode_local_errors",
 ]
 
 

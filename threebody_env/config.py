@@ -37,6 +37,9 @@ class EnvConfig:
     ``info["wall_time"]`` reads 0.0 unless ``record_wall_time`` is true: wall time is the one
     non-deterministic output, and Gymnasium's checker wants info to repeat exactly for a seed.
     ``record_wall_time=None`` (default) records it only for ``cost="wall_time"``, which needs it.
+    ``record_local_error=True`` adds ``info["local_error"]`` and ``info["episode_local_error"]``, the
+    distance from an independent reference integration of each interval (:mod:`threebody_env.local_error`;
+    one reference integration per interval, so off by default).
     """
 
     integrator: str = "hermite"
@@ -61,6 +64,7 @@ class EnvConfig:
     softening: float = 0.0
     record_wall_time: bool = None  # type: ignore[assignment]  # None: only when cost="wall_time"
     max_integrator_steps: int = 500_000
+    record_local_error: bool = False
     method: integrators.MethodInfo = field(init=False, repr=False)
     sampler: Sampler = field(init=False, repr=False)
 
@@ -115,6 +119,8 @@ class EnvConfig:
             object.__setattr__(self, "record_wall_time", self.cost == "wall_time")
         if not isinstance(self.record_wall_time, (bool, np.bool_)):
             raise ValueError(f"record_wall_time={self.record_wall_time!r} must be True, False or None")
+        if not isinstance(self.record_local_error, (bool, np.bool_)):
+            raise ValueError(f"record_local_error={self.record_local_error!r} must be True or False")
         if self.cost == "wall_time" and not self.record_wall_time:
             raise ValueError("cost='wall_time' charges the measured wall time, so it needs record_wall_time=True "
                              "(or None, the default)")

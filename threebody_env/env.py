@@ -9,6 +9,7 @@ import numpy as np
 
 from threebody_env.actions import ActionMap
 from threebody_env.config import EnvConfig
+from threebody_env.local_error import LocalErrorRecorder
 from threebody_env.observations import OBSERVATION_BUILDERS, observation_space
 from threebody_env.render import EpisodeHistory, EpisodeRenderer
 from threebody_env.rewards import REWARD_FUNCTIONS
@@ -73,7 +74,9 @@ class ThreeBodyEnv(gym.Env):
     ## Info
     ``energy_error`` (cumulative, signed), ``step_energy_error``, ``n_force_evals``, ``n_steps`` (integrator steps),
     ``wall_time`` (s; 0.0 unless ``record_wall_time``), ``param`` (the value applied), ``time``
-    (N-body units), ``status`` ("ok", "max_steps" or "non_finite"), all of the last interval.
+    (N-body units), ``status`` ("ok", "max_steps" or "non_finite"), all of the last interval. With
+    ``record_local_error=True`` also ``local_error`` (the last interval's phase-space distance from an
+    independent reference integration; see :mod:`threebody_env.local_error`) and ``episode_local_error``.
 
     ## Arguments
     ``render_mode`` ("human" or "rgb_array") and every field of
@@ -95,6 +98,7 @@ class ThreeBodyEnv(gym.Env):
         self._observe = OBSERVATION_BUILDERS[self.config.observation]
         self._reward = REWARD_FUNCTIONS[self.config.reward]
         self._systems = SystemBatch(self.config, 1, n_bodies)
+        self._local = LocalErrorRecorder(self.config, 1, n_bodies) if self.config.record_local_error else None
         self._params = np.empty(1)  # the one system's parameter, as SystemBatch.advance wants it
         self._active = np.ones(1, dtype=bool)
         self._history = EpisodeHistory()
@@ -111,18 +115,24 @@ class ThreeBodyEnv(gym.Env):
         if initial_condition is None:
             initial_condition = self.config.sampler(self.np_random)
         self._systems.reset(0, initial_condition)
+        if self._local is not None:
+            self._local.reset(0, self._systems.pos[0], self._systems.mass[0])
         self._episode_over = False
         self._history.start(self._systems)
         if self.render_mode == "human":
             self.render()
-        return self._observe(self._systems, self.actions)[0], self._systems.info(0)
+        return self._observe(self._systems, self.actions)[0], self._info()
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
         if self._episode_over is not False:
             self._check_steppable()
         systems = self._systems
         self._params[0] = self.actions.to_param(action)
+        if self._local is not None:
+            self._local.begin(systems.pos, systems.vel)
         systems.advance(self._params, self._active)
+        if self._local is not None:
+            self._local.finish(systems.pos, systems.vel, systems.mass, self._active)
         failed = systems.failed()
         reward = self._reward(systems, failed)
         if self.render_mode is not None:
@@ -132,7 +142,13 @@ class ThreeBodyEnv(gym.Env):
         obs = self._observe(systems, self.actions)[0]
         terminated = bool(failed[0])
         self._episode_over = terminated
-        return obs, float(reward[0]), terminated, False, systems.info(0)
+        return obs, float(reward[0]), terminated, False, self._info()
+
+    def _info(self) -> dict:
+        info = self._systems.info(0)
+        if self._local is not None:
+            info.update(self._local.info(0))
+        return info
 
     def _check_steppable(self) -> None:
         """Raise before the first ``reset``; warn when stepping on after termination (Gymnasium leaves

@@ -13,6 +13,7 @@ from gymnasium.vector.utils import batch_space
 from threebody_env.actions import ActionMap
 from threebody_env.config import EnvConfig, as_config, is_integer
 from threebody_env.env import probe_body_count
+from threebody_env.local_error import LocalErrorRecorder
 from threebody_env.observations import OBSERVATION_BUILDERS, observation_space
 from threebody_env.rewards import REWARD_FUNCTIONS
 from threebody_env.systems import SystemBatch
@@ -72,6 +73,8 @@ class ThreeBodyVectorEnv(VectorEnv):
         self._observe = OBSERVATION_BUILDERS[self.config.observation]
         self._reward = REWARD_FUNCTIONS[self.config.reward]
         self._systems = SystemBatch(self.config, self.num_envs, n_bodies)
+        self._local = (LocalErrorRecorder(self.config, self.num_envs, n_bodies) if self.config.record_local_error
+                       else None)
         self._rngs = [seeding.np_random(None)[0] for _ in range(self.num_envs)]
         self._needs_reset = np.zeros(self.num_envs, dtype=bool)
 
@@ -109,7 +112,11 @@ class ThreeBodyVectorEnv(VectorEnv):
             raise ValueError(f"expected {self.num_envs} actions of shape {self.single_action_space.shape}; "
                              f"got an array of shape {np.shape(actions)}")
         params[stepping] = requested[stepping]
+        if self._local is not None:
+            self._local.begin(s.pos, s.vel)
         s.advance(params, stepping)
+        if self._local is not None:
+            self._local.finish(s.pos, s.vel, s.mass, stepping)
         terminated = s.failed() & stepping
         truncated = np.zeros(self.num_envs, dtype=bool)
         if self.max_episode_steps is not None:
@@ -153,11 +160,16 @@ class ThreeBodyVectorEnv(VectorEnv):
         if initial_condition is None:
             initial_condition = self.config.sampler(self._rngs[index])
         self._systems.reset(index, initial_condition)
+        if self._local is not None:
+            self._local.reset(index, self._systems.pos[index], self._systems.mass[index])
 
     def _infos(self) -> dict[str, Any]:
         """The single environment's info keys, each as a (B,) array, with all-true masks."""
         infos: dict[str, Any] = {}
-        for key, value in self._systems.info_arrays().items():
+        arrays = self._systems.info_arrays()
+        if self._local is not None:
+            arrays |= self._local.info_arrays()
+        for key, value in arrays.items():
             infos[key] = value
             infos[f"_{key}"] = np.ones(self.num_envs, dtype=bool)
         return infos
