@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import numpy as np
 from gymnasium.vector import AutoresetMode
 
+import integrators
 from threebody_env import ThreeBodyVectorEnv
 from threebody_env.config import EnvConfig, as_config
 
@@ -39,11 +40,8 @@ def reference_local_errors(start_pos: np.ndarray, start_vel: np.ndarray, end_pos
                            mass: np.ndarray, interval: float, softening: float) -> np.ndarray:
     """The :class:`LocalErrorFunction` of evaluation: each interval integrated again from its start
     state by the independent extended-precision reference, and the phase-space distance of the
-    method's end state from the reference's (:mod:`threebody_env.local_error`)."""
-    from threebody_env.local_error import episode_local_errors  # imported here only: one reference per interval
-
-    errors = episode_local_errors(start_pos, start_vel, end_pos, end_vel, mass, interval, softening=softening)
-    return np.asarray(errors, dtype=float)
+    method's end state from the reference's (:func:`integrators.episode_local_errors`)."""
+    return integrators.episode_local_errors(start_pos, start_vel, end_pos, end_vel, mass, interval, softening=softening)
 
 
 @dataclass
