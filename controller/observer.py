@@ -3,15 +3,17 @@
 A policy reads more than the state: the shortest pairwise time scale now, the energy errors so far,
 the last parameter and the last interval's cost relative to one measured at reset. An
 :class:`Observer` keeps that bookkeeping exactly as the environment (and
-:func:`controller.episode.run_episode`) keeps it, so a loop that calls ``integrators.evolve`` interval
-by interval feeds the controller what it saw in training, bit for bit::
+:func:`controller.episode.run_episode`) keeps it, so a loop that advances the integrator interval by
+interval, carrying its state as the environment does, feeds the controller what it saw in training,
+bit for bit::
 
     observer = ctl.observer(pos, vel, mass)            # at reset: E0, scales, reference cost
+    state = np.zeros(integrators.state_size(len(mass)))
     for _ in range(n_intervals):
         eta = ctl.parameter(observer.observe(pos, vel))
-        result = integrators.evolve(method, pos, vel, mass, settings.interval, eta, ...)
-        pos, vel = result.pos, result.vel
-        observer.record(pos, vel, result.n_force_evals, eta, result.status)
+        _, evals, status = integrators.advance_kernel(method_id, pos, vel, mass, settings.interval, eta,
+                                                      settings.softening, settings.max_integrator_steps, state)
+        observer.record(pos, vel, evals, eta, status)
         if observer.failed:
             break
 
