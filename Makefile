@@ -2,6 +2,7 @@
 #   make train   create .venv if missing, install the project, train the default agent
 #   make test    create .venv if missing, install the project with its test extras, run the tests
 #   make lint    ruff (lint, import order) and mypy on the packages listed in LINTED
+#   make paper   reproduce the paper (python reproduce.py; ARGS="--quick" for a short check)
 # Extra arguments reach the scripts through ARGS, e.g. `make train ARGS="--algo ppo -n 50000"`.
 
 PYTHON ?= python3
@@ -16,7 +17,7 @@ LINTED := integrators controller threebody_env agents
 
 STAMP := $(VENV)/.installed-$(EXTRAS)
 
-.PHONY: train evaluate test lint bench setup clean
+.PHONY: train evaluate test lint bench paper setup clean
 
 setup: $(STAMP)
 
@@ -35,6 +36,9 @@ evaluate: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest $(ARGS)
+
+paper: $(STAMP)
+	$(PY) reproduce.py $(ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check $(LINTED)
