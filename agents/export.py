@@ -9,7 +9,8 @@ The deterministic decision of each algorithm, read from the installed SB3's modu
 - TD3: ``actor.features_extractor`` -> ``actor.mu`` (which ends in tanh).
 
 Feature extractors: SB3's ``FlattenExtractor`` on a flat Box, :class:`~agents.policies.LayerNormMlp`
-(``--optimizer adamp``) and :class:`~agents.policies.SharedLayerMlp` (the paper's network, its shared layer unrolled). Layers: Linear, LayerNorm, ReLU, Tanh. Anything else (CNNs, recurrent
+(``--optimizer adamp``) and :class:`~agents.policies.SharedLayerMlp` (the paper's network; its shared
+layer is exported as identical copies). Layers: Linear, LayerNorm, ReLU, Tanh. Anything else (CNNs, recurrent
 policies, gSDE, other activations, observation normalisation) raises ``ValueError`` naming it.
 
 ``python -m agents.export RUN [RUN ...]`` writes ``controller.npz`` beside ``model.zip`` and

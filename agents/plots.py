@@ -19,7 +19,7 @@ from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 
 from agents.evaluation import MethodSpec, Report
-from threebody_env.observations import ERROR_FLOOR
+from controller.features import ERROR_FLOOR
 from threebody_env.render import EpisodeHistory, plot_episode
 
 _MARKERS = {"policy": "*", "fixed": "o", "default": "D", "reference": "s"}

@@ -45,8 +45,10 @@ TRAINING_EPISODE_STEPS = 100  # the paper's training episodes
 EVALUATION_EPISODE_STEPS = 300  # the paper's evaluation episodes
 
 #: The settings of Saz Ulibarrena & Portegies Zwart (2025) on the paper's triples, Hermite, 0.1-yr intervals.
-PAPER_SETTINGS: dict[str, Any] = {"action_mode": "discrete", "observation": "paper", "reward": "paper", "param_range": (1e-4, 0.1),
-                  "n_actions": 10, "paper_weights": (3000.0, 4.0), "max_energy_error": 0.1}
+PAPER_SETTINGS: dict[str, Any] = {
+    "action_mode": "discrete", "observation": "paper", "reward": "paper", "param_range": (1e-4, 0.1), "n_actions": 10,
+    "paper_weights": (3000.0, 4.0), "max_energy_error": 0.1,
+}
 
 _IDS: dict[str, dict[str, Any]] = {
     "ThreeBody-v0": {"action_mode": "discrete"},

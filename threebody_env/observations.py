@@ -13,7 +13,6 @@ from numba import njit
 
 import integrators
 from controller.features import (
-    ERROR_FLOOR,
     FEATURE_BOUND,
     PAPER_BOUND,
     PAPER_SIZE,
