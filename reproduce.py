@@ -28,6 +28,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--project-run", type=Path, help="a trained ThreeBody-v0 run folder to compare with")
     parser.add_argument("--no-project", action="store_true", help="neither train nor evaluate the project's agent")
     parser.add_argument("--seed", type=int, default=0, help="training seed")
+    parser.add_argument("--n-ics", type=int, help="test systems of the main evaluation (full 100, quick 20)")
+    parser.add_argument("--transfer-n-ics", type=int, help="test systems per transfer method (full 100, quick 10)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
     if args.no_project and args.project_run is not None:
@@ -36,6 +38,12 @@ def main(argv: list[str] | None = None) -> None:
         if path is not None and not path.is_dir():
             parser.error(f"{flag} {path} is not a run folder")
     plan = dataclasses.replace(QUICK if args.quick else FULL, seed=args.seed)
+    for name in ("n_ics", "transfer_n_ics"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            parser.error(f"--{name.replace('_', '-')} must be >= 1")
+        if value is not None:
+            plan = dataclasses.replace(plan, **{name: value})
     if args.no_project:
         plan = dataclasses.replace(plan, project_timesteps=0)
     out = args.out or Path("logs/paper-quick" if args.quick else "logs/paper")

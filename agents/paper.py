@@ -58,7 +58,7 @@ PAPER_WALL_RATIO = 0.275 / 0.115
 
 # How the claims are judged (docs/paper.md says why).
 SAME_COST = 1.5  # "about the same cost": median cost per run within this factor
-ACCURACY_DECADE = 10.0  # a system reaches eta = 1e-4's accuracy if its error is at most this factor above it
+ACCURACY_DECADE = 10.0  # reported: runs whose error is at most this factor above eta = 1e-4's on the same system
 MOST = 0.5  # "most systems": more than this fraction
 DESIRED_ACCURACY = 1e-10  # the upper end of the paper's RL error band
 UNIT_AGREEMENT = 3.0  # two cost ratios agree within this factor
@@ -217,18 +217,22 @@ def _verdict(parts: list[bool]) -> str:
 
 
 def claim_cost_and_accuracy(results: dict[str, RolloutResult], policy: str) -> dict[str, Any]:
-    """Claim 1: the policy costs about as much as eta = 0.1 and reaches eta = 1e-4's accuracy on most systems."""
+    """Claim 1: the policy costs about as much wall time as eta = 0.1 and reaches the paper's accuracy band
+    (final error at most :data:`DESIRED_ACCURACY`) on most systems. Also reported: how often it comes within
+    a decade of eta = 1e-4 on the same system (our eta = 1e-4 sits at round-off, below the paper's band)."""
     rl, cheap, fine = (_per_run(results[n]) for n in (policy, CHEAPEST, FINEST))
     rl_errors, fine_errors = _errors(results[policy]), _errors(results[FINEST])
-    reached = float(np.mean(rl_errors <= ACCURACY_DECADE * np.maximum(fine_errors, 1e-16)))
+    within_decade = float(np.mean(rl_errors <= ACCURACY_DECADE * np.maximum(fine_errors, 1e-16)))
+    in_band = float(np.mean(rl_errors <= DESIRED_ACCURACY))
     wall_ratio = rl["deployed_wall_time_per_run_median"] / cheap["deployed_wall_time_per_run_median"]
     force_ratio = rl["force_evals_per_run_median"] / cheap["force_evals_per_run_median"]
-    cost_ok, accuracy_ok = wall_ratio <= SAME_COST, reached > MOST
+    cost_ok, accuracy_ok = wall_ratio <= SAME_COST, in_band > MOST
     return {
-        "claim": "1. Cost and accuracy: RL costs about the wall time of the cheapest fixed eta (0.1) and reaches "
-                 "the accuracy of eta = 1e-4 on most systems",
+        "claim": "1. Cost and accuracy: RL costs about the wall time of the cheapest fixed eta (0.1) and, on most "
+                 "systems, reaches the accuracy of eta = 1e-4 (final error mostly 1e-12 to 1e-10)",
         "paper": {"wall_time_per_run_s": PAPER_VALUES["wall_time_per_run_s"],
-                  "final_error_rl": PAPER_VALUES["final_error"]["RL bulk"]},
+                  "final_error_rl": PAPER_VALUES["final_error"]["RL bulk"],
+                  "final_error_rl_tail": PAPER_VALUES["final_error"]["RL tail"]},
         "ours": {
             "deployed_wall_time_per_run_median_s": {"RL": rl["deployed_wall_time_per_run_median"],
                                                     CHEAPEST: cheap["deployed_wall_time_per_run_median"],
@@ -240,12 +244,12 @@ def claim_cost_and_accuracy(results: dict[str, RolloutResult], policy: str) -> d
             "final_error_median": {"RL": float(np.median(rl_errors)), FINEST: float(np.median(fine_errors)),
                                    CHEAPEST: float(np.median(_errors(results[CHEAPEST])))},
             "rl_final_error_p90": float(np.percentile(rl_errors, 90)),
+            f"rl_fraction_at_most_{DESIRED_ACCURACY:g}": in_band,
             "rl_fraction_above_1e-9": float(np.mean(rl_errors > 1e-9)),
-            "fraction_of_systems_within_10x_of_eta_1e-4": reached,
+            "rl_fraction_within_10x_of_eta_1e-4": within_decade,
         },
-        "criteria": f"cost: RL's median deployed wall time per run at most {SAME_COST}x eta = 0.1's; accuracy: on "
-                    f"more than {MOST:.0%} of systems RL's final error at most {ACCURACY_DECADE:g}x eta = 1e-4's "
-                    "on the same system",
+        "criteria": f"cost: RL's median deployed wall time per run at most {SAME_COST}x eta = 0.1's; accuracy: RL's "
+                    f"final error at most {DESIRED_ACCURACY:g} on more than {MOST:.0%} of systems",
         "parts": {"cost": cost_ok, "accuracy": accuracy_ok},
         "verdict": _verdict([cost_ok, accuracy_ok]),
     }
