@@ -110,6 +110,7 @@ def figure(rows: list[dict[str, Any]], labels: list[str], path: Path, fixed_labe
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
 
     fig, axes = plt.subplots(2, len(labels), figsize=(2.6 * len(labels), 5.0), sharey="row", squeeze=False)
     markers = dict(zip(dict.fromkeys(r["policy"] for r in rows), ("o", "s", "^", "D"), strict=False))
@@ -125,6 +126,7 @@ def figure(rows: list[dict[str, Any]], labels: list[str], path: Path, fixed_labe
                 ax.plot(r["force_evals"], r[key], markers[r["policy"]], linestyle="none", label=r["policy"],
                         markersize=7, fillstyle="none", markeredgewidth=1.5)
             ax.set_xscale("log")
+            ax.xaxis.set_minor_formatter(NullFormatter())  # labelled minor ticks overlap on a narrow cost span
             if key == "median":
                 ax.set_yscale("log")
                 ax.set_title(label.replace("plummer", "Plummer N="), fontsize=10)
