@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
+from pathlib import Path
 from types import SimpleNamespace
 
 import gymnasium as gym
@@ -119,3 +121,16 @@ def test_reproduce_end_to_end(tmp_path):
         assert (tmp_path / name).stat().st_size > 0, name
     claim1 = written["claims"][0]["ours"]
     assert math.isfinite(claim1["rl_over_cheapest_force_evals"]) and claim1["deployed_wall_time_per_run_median_s"]
+
+
+@pytest.mark.parametrize("argv", [["--n-ics", "0"], ["--no-project", "--project-run", "."],
+                                  ["--paper-run", "no/such/run"]])
+def test_reproduce_cli_rejects_bad_arguments(argv, capsys):
+    spec = importlib.util.spec_from_file_location("reproduce", Path(__file__).resolve().parents[1] / "reproduce.py")
+    assert spec is not None and spec.loader is not None
+    cli = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cli)
+    with pytest.raises(SystemExit) as error:
+        cli.main(argv)
+    assert error.value.code == 2
+    assert "error:" in capsys.readouterr().err
