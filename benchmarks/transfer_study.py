@@ -56,7 +56,7 @@ def main() -> None:
     names = args.names or [f"run{k}" for k in range(len(args.runs))]
     if len(names) != len(args.runs):
         parser.error(f"--names gives {len(names)} names for {len(args.runs)} runs")
-    runs = {name: evaluation.load_run(path) for name, path in zip(names, args.runs)}
+    runs = {name: evaluation.load_run(path) for name, path in zip(names, args.runs, strict=True)}
     seeds = seeds_from(TEST_SEEDS, args.n_ics, 0)
     sets = systems_sets(args.sizes, parse_key_values(args.env_kwargs, "--env-kwargs"))
     for label, overrides in sets.items():
