@@ -3,6 +3,7 @@
 #   make test    create .venv if missing, install the project with its test extras, run the tests
 #   make lint    ruff (lint, import order) and mypy on the packages listed in LINTED
 #   make docs    the documentation site (mkdocs-material, API reference from the docstrings) into site/
+#   make paper   reproduce the paper (python reproduce.py; ARGS="--quick" for a short check)
 # Extra arguments reach the scripts through ARGS, e.g. `make train ARGS="--algo ppo -n 50000"`.
 
 PYTHON ?= python3
@@ -17,7 +18,7 @@ LINTED := integrators controller threebody_env agents
 
 STAMP := $(VENV)/.installed-$(EXTRAS)
 
-.PHONY: train evaluate test lint bench docs setup clean
+.PHONY: train evaluate test lint bench docs paper setup clean
 
 setup: $(STAMP)
 
@@ -37,6 +38,9 @@ evaluate: $(STAMP)
 # The notebooks of examples/ run as tests too (nbmake), unless ARGS selects tests itself.
 test: $(STAMP)
 	$(PY) -m pytest $(if $(ARGS),$(ARGS),tests --nbmake examples)
+
+paper: $(STAMP)
+	$(PY) reproduce.py $(ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check $(LINTED)

@@ -8,8 +8,9 @@ The deterministic decision of each algorithm, read from the installed SB3's modu
 - SAC: ``actor.features_extractor`` -> ``actor.latent_pi`` -> ``actor.mu`` -> tanh.
 - TD3: ``actor.features_extractor`` -> ``actor.mu`` (which ends in tanh).
 
-Feature extractors: SB3's ``FlattenExtractor`` on a flat Box and :class:`~agents.policies.LayerNormMlp`
-(``--optimizer adamp``). Layers: Linear, LayerNorm, ReLU, Tanh. Anything else (CNNs, recurrent
+Feature extractors: SB3's ``FlattenExtractor`` on a flat Box, :class:`~agents.policies.LayerNormMlp`
+(``--optimizer adamp``) and :class:`~agents.policies.SharedLayerMlp` (the paper's network; its shared
+layer is exported as identical copies). Layers: Linear, LayerNorm, ReLU, Tanh. Anything else (CNNs, recurrent
 policies, gSDE, other activations, observation normalisation) raises ``ValueError`` naming it.
 
 ``python -m agents.export RUN [RUN ...]`` writes ``controller.npz`` beside ``model.zip`` and
@@ -40,7 +41,7 @@ from stable_baselines3.sac.policies import SACPolicy
 from stable_baselines3.td3.policies import TD3Policy
 
 from agents.algorithms import ALGOS
-from agents.policies import LayerNormMlp
+from agents.policies import LayerNormMlp, SharedLayerMlp
 from controller import Controller, controller_path
 from controller.network import ACTIVATIONS
 from threebody_env.actions import ActionMap
@@ -201,7 +202,7 @@ def _flatten(modules: list[torch.nn.Module]) -> list[torch.nn.Module]:
             leaves += _flatten(list(module))
         elif isinstance(module, FlattenExtractor):
             leaves.append(module.flatten)
-        elif isinstance(module, LayerNormMlp):
+        elif isinstance(module, (LayerNormMlp, SharedLayerMlp)):  # a shared layer unrolls into identical copies
             leaves += _flatten([module.net])
         elif len(list(module.children())) > 0:  # a CNN, a recurrent or a custom extractor
             raise ValueError(f"cannot export {type(module).__name__}: only MLP policies (Linear, LayerNorm, ReLU, "

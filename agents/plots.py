@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 from agents.evaluation import FRONT_ROLES, MethodSpec, Report, describe_episodes, lower_envelope
 from agents.evaluation.metrics import Measure, episode_errors
 from agents.rollout import RolloutResult
-from threebody_env.observations import ERROR_FLOOR
+from controller.features import ERROR_FLOOR
 from threebody_env.render import EpisodeHistory, plot_episode
 
 _MARKERS = {"policy": "*", "fixed": "o", "default": "D", "reference": "s"}

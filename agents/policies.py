@@ -52,3 +52,25 @@ def adamp_policy_kwargs(policy_kwargs: dict[str, Any], algo: str) -> dict[str, A
     kwargs["optimizer_class"] = AdamP
     kwargs["optimizer_kwargs"] = {"eps": 1e-5, **kwargs.get("optimizer_kwargs", {})}
     return kwargs
+
+
+class SharedLayerMlp(BaseFeaturesExtractor):
+    """The paper's Q-network body: ``Linear(D, width) -> ReLU``, then one ``Linear(width, width) -> ReLU``
+    applied ``repeats`` times with the same weights (Saz Ulibarrena & Portegies Zwart 2025).
+
+    The shared layer sits ``repeats`` times in one ``Sequential``: autograd sums its gradients over
+    the uses, ``parameters()`` lists it once (13 -> 200, 9 x 200 -> 10 has 45,010 parameters), and
+    the controller export unrolls it into ``repeats`` identical layers.
+    """
+
+    def __init__(self, observation_space: gym.spaces.Box, width: int = 200, repeats: int = 9) -> None:
+        super().__init__(observation_space, features_dim=width)
+        if repeats < 1 or width < 1:
+            raise ValueError(f"SharedLayerMlp needs width >= 1 and repeats >= 1; got width={width}, repeats={repeats}")
+        shared = torch.nn.Linear(width, width)
+        relu = torch.nn.ReLU()
+        first = [torch.nn.Linear(int(observation_space.shape[0]), width), relu]
+        self.net = torch.nn.Sequential(*first, *[module for _ in range(repeats) for module in (shared, relu)])
+
+    def forward(self, observations: torch.Tensor) -> torch.Tensor:
+        return self.net(observations)

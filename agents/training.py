@@ -41,7 +41,7 @@ import threebody_env
 from agents.algorithms import ALGOS, check_algo
 from agents.callbacks import EpisodeLogCallback, StopOnInterrupt, ValidationCallback, plot_learning_curve
 from agents.export import export_run
-from agents.policies import OPTIMIZERS, adamp_policy_kwargs
+from agents.policies import OPTIMIZERS, SharedLayerMlp, adamp_policy_kwargs
 from agents.seeds import VALIDATION_SEEDS, check_training_seed, seeds_from
 from threebody_env import EVALUATION_EPISODE_STEPS, EnvConfig
 from threebody_env.sb3 import make_sb3_vec_env
@@ -135,8 +135,9 @@ def algo_kwargs(params: dict[str, Any], algo: str, optimizer: str) -> dict[str, 
     return kwargs
 
 
-#: What a policy_kwargs expression may name: the zoo writes ``dict(net_arch=[64, 64], activation_fn=nn.ReLU)``.
-POLICY_KWARGS_NAMES = {"dict": dict, "nn": torch.nn, "th": torch, "torch": torch}
+#: What a policy_kwargs expression may name: the zoo writes ``dict(net_arch=[64, 64], activation_fn=nn.ReLU)``;
+#: ``SharedLayerMlp`` is the paper's network (``features_extractor_class``, dqn.yml's ThreeBodyPaper-v0).
+POLICY_KWARGS_NAMES = {"dict": dict, "nn": torch.nn, "th": torch, "torch": torch, "SharedLayerMlp": SharedLayerMlp}
 
 
 def evaluate_policy_kwargs(text: str) -> dict[str, Any]:

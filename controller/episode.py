@@ -19,12 +19,13 @@ import numpy as np
 from numba import njit
 
 import integrators
-from controller.features import SUMMARY_SIZE, reset_scales, system_features
+from controller.features import PAPER_SIZE, SUMMARY_SIZE, paper_features, reset_scales, system_features
 from controller.network import NOT_FINITE, OK, decide_into, scratch
 from integrators import energy_kernel, pairwise_timescale
 
 #: The observations a deployed episode can compute (the compiled ones).
-OBSERVATION_SIZES = {"summary": lambda n_bodies: SUMMARY_SIZE, "full": lambda n_bodies: 6 * n_bodies + 6}
+OBSERVATION_SIZES = {"summary": lambda n_bodies: SUMMARY_SIZE, "full": lambda n_bodies: 6 * n_bodies + 6,
+                     "paper": lambda n_bodies: PAPER_SIZE}
 
 
 @dataclass(frozen=True)
@@ -76,13 +77,15 @@ class EpisodeResult:
 
 @njit(cache=True, error_model="numpy")
 def _episode(policy, controlled, fixed_param, pos, vel, mass, n_intervals, method_id, interval, softening,
-             max_steps, max_energy_error, reference_param, cost_reference_param, log_low, log_high, n_features):
+             max_steps, max_energy_error, reference_param, cost_reference_param, log_low, log_high, n_features,
+             paper):
     """The deployed loop, in place on ``pos``/``vel``. ``controlled``: decide every interval with
-    ``policy``; else integrate at ``fixed_param``. Returns (final error, force evals, intervals, status)."""
+    ``policy`` on the summary or full features, or on the paper's (``paper``); else integrate at
+    ``fixed_param``. Returns (final error, force evals, intervals, status)."""
     eps2 = softening * softening
     energy0 = energy_kernel(pos, vel, mass, eps2)
     length_scale = speed_scale = reference_cost = cost = 1.0
-    if controlled:  # what the observation needs from reset: scales and the reference cost
+    if controlled and not paper:  # what the summary and full observations need from reset: scales, reference cost
         length_scale, speed_scale = reset_scales(pos, mass)
         _, reference_evals, _ = integrators.evolve_kernel(method_id, pos.copy(), vel.copy(), mass, interval,
                                                           cost_reference_param, softening, max_steps)
@@ -98,9 +101,12 @@ def _episode(policy, controlled, fixed_param, pos, vel, mass, n_intervals, metho
     intervals = 0
     while intervals < n_intervals:
         if controlled:
-            timescale = pairwise_timescale(pos, vel, mass)
-            system_features(pos, vel, mass, timescale, length_scale, speed_scale, interval, accumulated_error,
-                            step_error, param, log_low, log_high, cost, reference_cost, energy_error, observation)
+            if paper:
+                paper_features(pos, vel, energy_error, observation)
+            else:
+                timescale = pairwise_timescale(pos, vel, mass)
+                system_features(pos, vel, mass, timescale, length_scale, speed_scale, interval, accumulated_error,
+                                step_error, param, log_low, log_high, cost, reference_cost, energy_error, observation)
             decision, _, param = decide_into(policy, observation, buffers)
             if decision != OK:
                 return np.nan, force_evals, intervals, NOT_FINITE
@@ -152,7 +158,7 @@ def run_episode(policy: tuple | None, initial_condition: tuple[np.ndarray, np.nd
     error, evals, intervals, status = _episode(
         policy, controlled, param, pos, vel, mass, int(n_intervals), s.method_id, s.interval, s.softening,
         s.max_integrator_steps, s.max_energy_error, s.reference_param, s.cost_reference_param, s.log_range[0],
-        s.log_range[1], n_features)
+        s.log_range[1], n_features, s.observation == "paper")
     wall = time.perf_counter() - start
     return EpisodeResult(float(error), int(evals), int(intervals), int(status), wall)
 

@@ -1,6 +1,6 @@
 """The observation features, compiled: shared by the environment and by a deployed controller.
 
-The environment (``threebody_env.observations``) builds its "full" and "summary" observations
+The environment (``threebody_env.observations``) builds its "full", "summary" and "paper" observations
 from :func:`system_features`, and a controller deployed inside a simulation calls the same
 function, so a policy sees bit for bit what it saw in training. Only NumPy and Numba are
 imported here.
@@ -17,6 +17,10 @@ ERROR_FLOOR = 1e-16
 FEATURE_BOUND = 50.0
 #: The summary observation: the last 6 features of the full one.
 SUMMARY_SIZE = 6
+#: The paper's observation of three bodies: x, y / 10, vx, vy of each, and -log10 |dE/E0|.
+PAPER_SIZE = 13
+#: Every feature of the paper's observation is clipped to [-PAPER_BOUND, PAPER_BOUND].
+PAPER_BOUND = 1e4
 
 
 @njit(cache=True, error_model="numpy")
@@ -89,3 +93,28 @@ def reset_scales(pos, mass):
         moment += mass[i] * r2
     length_scale = np.sqrt(moment / total)
     return length_scale, np.sqrt(total / length_scale)
+
+
+@njit(cache=True, error_model="numpy")
+def paper_features(pos, vel, energy_error, out):
+    """Write the 13 values of Saz Ulibarrena & Portegies Zwart (2025) for three bodies into ``out`` (float32).
+
+    x, y of each body / 10 (au / 10 in the paper's units), vx, vy, then -log10 max(|dE/E0|, 1e-16): 16 at
+    reset (the original read 0 there, the value of total failure). NaN reads as the bound, every value is
+    clipped to [-PAPER_BOUND, PAPER_BOUND].
+    """
+    for i in range(3):
+        out[2 * i] = _paper_bounded(pos[i, 0] / 10.0)
+        out[2 * i + 1] = _paper_bounded(pos[i, 1] / 10.0)
+        out[6 + 2 * i] = _paper_bounded(vel[i, 0])
+        out[6 + 2 * i + 1] = _paper_bounded(vel[i, 1])
+    magnitude = abs(energy_error) if np.isfinite(energy_error) else 1e300
+    out[12] = _paper_bounded(-np.log10(max(magnitude, ERROR_FLOOR)))
+
+
+@njit(cache=True, error_model="numpy")
+def _paper_bounded(value: float) -> float:
+    """NaN -> +PAPER_BOUND, then clip to [-PAPER_BOUND, PAPER_BOUND]."""
+    if np.isnan(value):
+        return PAPER_BOUND
+    return min(max(value, -PAPER_BOUND), PAPER_BOUND)

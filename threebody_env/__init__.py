@@ -9,11 +9,16 @@ Importing the package registers the ids below, so both
   intervals, 100 intervals per episode) with our action range ([1e-3, 1e-1]), observation and
   reward (see :class:`ThreeBodyEnv`).
 - ``ThreeBodyContinuous-v0``: the same with a continuous action over the log of ``eta``.
+- ``ThreeBodyPaper-v0``: the paper's own environment with its faults fixed (:data:`PAPER_SETTINGS`):
+  13 observations, 10 values of ``eta`` log-spaced over [1e-4, 1e-1], the paper's reward with
+  (W1, W3) = (3000, 4); 100 intervals per training episode, 300 for evaluation (``docs/paper.md``).
 
 Both take N-body systems too: ``gymnasium.make("ThreeBody-v0", initial_conditions="plummer",
 n_bodies=16)`` (families "plummer", "hierarchical", "planetary"; see
 :mod:`threebody_env.initial_conditions`).
 """
+
+from typing import Any
 
 from gymnasium.envs.registration import register, registry
 
@@ -33,15 +38,22 @@ from threebody_env.vector_env import ThreeBodyVectorEnv
 
 __all__ = [
     "EnvConfig", "ThreeBodyEnv", "ThreeBodyVectorEnv", "SAMPLERS", "FAMILIES", "Plummer", "Hierarchical", "Planetary",
-    "figure_eight", "paper_triple", "pythagorean",
+    "figure_eight", "paper_triple", "pythagorean", "PAPER_SETTINGS",
 ]
 
 TRAINING_EPISODE_STEPS = 100  # the paper's training episodes
 EVALUATION_EPISODE_STEPS = 300  # the paper's evaluation episodes
 
-_IDS = {
+#: The settings of Saz Ulibarrena & Portegies Zwart (2025) on the paper's triples, Hermite, 0.1-yr intervals.
+PAPER_SETTINGS: dict[str, Any] = {
+    "action_mode": "discrete", "observation": "paper", "reward": "paper", "param_range": (1e-4, 0.1), "n_actions": 10,
+    "paper_weights": (3000.0, 4.0), "max_energy_error": 0.1,
+}
+
+_IDS: dict[str, dict[str, Any]] = {
     "ThreeBody-v0": {"action_mode": "discrete"},
     "ThreeBodyContinuous-v0": {"action_mode": "continuous"},
+    "ThreeBodyPaper-v0": PAPER_SETTINGS,
 }
 for _env_id, _kwargs in _IDS.items():
     if _env_id not in registry:

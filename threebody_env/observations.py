@@ -12,11 +12,17 @@ from gymnasium import spaces
 from numba import njit
 
 import integrators
-from controller.features import ERROR_FLOOR, FEATURE_BOUND, SUMMARY_SIZE, system_features
+from controller.features import (
+    FEATURE_BOUND,
+    PAPER_BOUND,
+    PAPER_SIZE,
+    SUMMARY_SIZE,
+    paper_features,
+    system_features,
+)
 from threebody_env.actions import ActionMap
 from threebody_env.systems import FLOAT_FIELDS, SystemBatch
 
-_PAPER_BOUND = 1e4
 # Rows of SystemBatch.floats the observations read (module-level ints: compiled code takes them as constants).
 (_LENGTH, _SPEED, _ACCUMULATED, _STEP_ERROR, _PARAM, _COST, _REFERENCE_COST, _ERROR) = (
     FLOAT_FIELDS.index(name) for name in ("length_scale", "speed_scale", "accumulated_error", "step_energy_error",
@@ -70,20 +76,21 @@ def _batch_features(pos, vel, mass, floats, interval, log_low, log_high, n_featu
 
 
 def paper_observation(systems: SystemBatch, actions: ActionMap) -> np.ndarray:
-    """The 13 values of Saz Ulibarrena & Portegies Zwart (2025), for three bodies.
+    """The 13 values of Saz Ulibarrena & Portegies Zwart (2025), for three bodies; (B, 13) float32.
 
     x, y of the three bodies / 10, their vx, vy, and -log10 |dE/E0| (cumulative). Unlike the
     original, the error feature reads 16 (an error of 1e-16) at reset instead of 0, the value of
-    total failure.
+    total failure. Computed by :func:`controller.features.paper_features`, as a deployed controller does.
     """
-    s = systems
-    xy = s.pos[:, :, :2].reshape(len(s.time), -1) / 10.0
-    vxy = s.vel[:, :, :2].reshape(len(s.time), -1)
-    magnitude = np.where(np.isfinite(s.energy_error), np.abs(s.energy_error), 1e300)
-    error = -np.log10(np.maximum(magnitude, ERROR_FLOOR))[:, None]
-    obs = np.concatenate([xy, vxy, error], axis=1)
-    return np.clip(np.nan_to_num(obs, nan=0.0, posinf=_PAPER_BOUND, neginf=-_PAPER_BOUND),
-                   -_PAPER_BOUND, _PAPER_BOUND).astype(np.float32)
+    return _paper_batch(systems.pos, systems.vel, systems.energy_error)
+
+
+@njit(cache=True)
+def _paper_batch(pos, vel, energy_error):
+    out = np.empty((pos.shape[0], PAPER_SIZE), dtype=np.float32)
+    for b in range(pos.shape[0]):
+        paper_features(pos[b], vel[b], energy_error[b], out[b])
+    return out
 
 
 def summary_observation(systems: SystemBatch, actions: ActionMap) -> np.ndarray:
@@ -101,7 +108,7 @@ def observation_space(observation: str, n_bodies: int) -> spaces.Box:
     if observation == "paper":
         if n_bodies != 3:
             raise ValueError(f"observation='paper' is defined for 3 bodies; the initial conditions have {n_bodies}")
-        return spaces.Box(-_PAPER_BOUND, _PAPER_BOUND, shape=(13,), dtype=np.float32)
+        return spaces.Box(-PAPER_BOUND, PAPER_BOUND, shape=(PAPER_SIZE,), dtype=np.float32)
     if observation == "summary":
         return spaces.Box(-FEATURE_BOUND, FEATURE_BOUND, shape=(SUMMARY_SIZE,), dtype=np.float32)
     return spaces.Box(-FEATURE_BOUND, FEATURE_BOUND, shape=(6 * n_bodies + 6,), dtype=np.float32)
