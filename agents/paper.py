@@ -135,7 +135,8 @@ def run_transfer(run_dir: Path, seeds: list[int], n_intervals: int, out: Path, p
     rows = table_rows(out, list(TRANSFER_METHODS), ["paper"])
     for row in rows:
         info = integrators.METHODS[row["systems"]]
-        row.update(method=row["systems"], kind=info.kind, param=info.param, param_range=list(info.param_range))
+        row.update(method=row["systems"], step_control=info.step_control, param=info.param,
+                   param_range=list(info.param_range))
     return rows
 
 
@@ -298,10 +299,10 @@ def claim_transfer(rows: list[dict[str, Any]]) -> dict[str, Any]:
     for row in rows:
         works = not row["dominated_median"] and not row["dominated_mean_log10"]
         reaches = row["median"] <= DESIRED_ACCURACY
-        as_paper = works if row["kind"] == "variable" else not reaches
+        as_paper = works if row["step_control"] == "variable" else not reaches
         expected.append(as_paper)
         per_method[row["method"]] = {
-            "kind": row["kind"], "param": row["param"], "param_range": row["param_range"],
+            "step_control": row["step_control"], "param": row["param"], "param_range": row["param_range"],
             "median": row["median"], "p90": row["p90"], "mean_log10": row["mean_log10"],
             "force_evals_per_run": row["force_evals"], "median_vs_front": list(row["verdict_median"]),
             "dominated_by": {"median": row["dominated_median"], "mean_log10": row["dominated_mean_log10"]},
