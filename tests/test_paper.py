@@ -112,6 +112,7 @@ def test_reproduce_end_to_end(tmp_path):
     assert [c["claim"][:2] for c in written["claims"]] == ["1.", "2.", "3.", "4."]
     assert all(c["verdict"] in VERDICTS for c in written["claims"])
     assert len(written["fixed"]) == 10 and len(written["default"]) == 1 and written["policy"]["role"] == "policy"
+    assert len(written["ias15"]) == 19  # the union front: IAS15's grid beside the paper's 10 mu
     assert written["default"][0]["method"] == "eta=0.03 (default)"
     assert [r["method"] for r in written["transfer"]] == ["hermite_aarseth", "adaptive_leapfrog", "dopri5", "ias15",
                                                           "leapfrog", "yoshida4"]
