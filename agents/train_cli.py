@@ -9,7 +9,7 @@ from typing import Any, NoReturn
 
 from agents.algorithms import ALGOS
 from agents.policies import OPTIMIZERS
-from agents.training import TrainArgs, prepare, train
+from agents.training import TrainArgs, prepare, prepare_resume, train
 
 
 def parse_key_values(items: list[str], flag: str) -> dict[str, Any]:
@@ -58,6 +58,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
                         help="show a progress bar with ETA (default: on)")
+    parser.add_argument("--checkpoint-freq", type=int,
+                        help="save a checkpoint every this many steps; 0 disables (default: about 10%% of the run)")
+    parser.add_argument("--resume", metavar="RUN",
+                        help="continue the run folder RUN from its latest checkpoint to its total steps (or -n); "
+                             "its other settings come from RUN/args.yml and RUN/config.yml")
     return parser
 
 
@@ -65,21 +70,30 @@ def main(argv: list[str] | None = None) -> None:
     """Parse ``argv``, check everything, train. Bad arguments exit with code 2 and one line on stderr."""
     parser = build_parser()
     ns = parser.parse_args(argv)
+    checkpoint = None
     try:
-        args = TrainArgs(
-            algo=ns.algo, env=ns.env, n_timesteps=ns.n_timesteps, seed=ns.seed, n_envs=ns.n_envs,
-            eval_freq=ns.eval_freq, eval_episodes=ns.eval_episodes, log_folder=ns.log_folder,
-            env_kwargs=parse_key_values(ns.env_kwargs, "--env-kwargs"),
-            hyperparams=parse_key_values(ns.hyperparams, "-params"),
-            trained_agent=ns.trained_agent, optimizer=ns.optimizer, device=ns.device, progress=ns.progress,
-        )
-        run = prepare(args)
+        if ns.resume is not None:
+            run, checkpoint = prepare_resume(ns.resume, ns.n_timesteps, ns.progress)
+        else:
+            run = prepare(_train_args(ns))
     except (ValueError, FileNotFoundError) as error:
         parser.error(str(error))
     try:
-        train(run)
+        train(run, checkpoint)
     except KeyboardInterrupt:  # the second Ctrl-C; train() has marked the run folder
         sys.exit(130)
+
+
+def _train_args(ns: argparse.Namespace) -> TrainArgs:
+    """The ``TrainArgs`` of parsed flags (``ValueError`` for a malformed key:value)."""
+    return TrainArgs(
+        algo=ns.algo, env=ns.env, n_timesteps=ns.n_timesteps, seed=ns.seed, n_envs=ns.n_envs,
+        eval_freq=ns.eval_freq, eval_episodes=ns.eval_episodes, log_folder=ns.log_folder,
+        env_kwargs=parse_key_values(ns.env_kwargs, "--env-kwargs"),
+        hyperparams=parse_key_values(ns.hyperparams, "-params"),
+        trained_agent=ns.trained_agent, optimizer=ns.optimizer, device=ns.device, progress=ns.progress,
+        checkpoint_freq=ns.checkpoint_freq,
+    )
 
 
 if __name__ == "__main__":

@@ -16,8 +16,9 @@ import yaml
 from stable_baselines3.common.buffers import NStepReplayBuffer
 
 from agents.algorithms import ALGOS
+from agents.hyperparameters import evaluate_policy_kwargs
 from agents.train_cli import main
-from agents.training import FAILED_MARKER, create_run_dir, evaluate_policy_kwargs
+from agents.training import FAILED_MARKER, create_run_dir
 
 #: A few hundred steps; large time-step parameters only, so that untrained policies integrate cheaply.
 TINY = ["-n", "128", "--n-envs", "4", "--eval-freq", "0", "--no-progress", "--env-kwargs", "param_range:(0.01,0.1)"]
