@@ -155,7 +155,9 @@ def load_checkpoint(checkpoint: Path, cls: type[BaseAlgorithm], device: str, ten
 
 
 class CheckpointCallback(BaseCallback):
-    """Save a checkpoint at the first rollout start at or after every ``freq`` steps.
+    """Save a checkpoint at the first rollout start at or after every ``freq`` steps, and at the end
+    of a run that reached its total (so that ``--resume -n <more>`` can extend it); not after an
+    interrupted one, which stops in the middle of a step.
 
     ``callbacks`` are the stateful callbacks saved with it, by name. Put this callback after them.
     """
@@ -177,6 +179,10 @@ class CheckpointCallback(BaseCallback):
         if self.num_timesteps >= self.next:
             while self.next <= self.num_timesteps:
                 self.next += self.freq
+            save_checkpoint(self.model, self.run_dir, {**self.callbacks, "checkpoint": self})
+
+    def _on_training_end(self) -> None:
+        if self.num_timesteps >= self.model._total_timesteps:  # SB3 has no public name for the run's total
             save_checkpoint(self.model, self.run_dir, {**self.callbacks, "checkpoint": self})
 
     def _on_step(self) -> bool:

@@ -29,15 +29,24 @@ HYPERPARAMS_DIR = Path(__file__).parent / "hyperparams"
 RUN_KEYS = ("n_timesteps", "policy", "n_envs", "episode_intervals")
 
 
-def load_hyperparams(algo: str, env_id: str, overrides: dict[str, Any]) -> dict[str, Any]:
-    """The ``env_id`` entry of ``<algo>.yml`` (else its ``default``), updated by ``overrides``.
+def load_hyperparams(algo: str, env_id: str, overrides: dict[str, Any], path: str | Path | None = None
+                     ) -> dict[str, Any]:
+    """The ``env_id`` entry of ``<algo>.yml`` (or of the file ``path``, ``-conf``), else its
+    ``default``, updated by ``overrides``.
 
-    Raises ``ValueError`` for a key that is neither a run key (n_timesteps, policy, n_envs,
-    episode_intervals: the length of a training episode) nor an argument of the algorithm's constructor.
+    Raises ``ValueError`` for a file without either entry, or a key that is neither a run key
+    (n_timesteps, policy, n_envs, episode_intervals: the length of a training episode) nor an
+    argument of the algorithm's constructor.
     """
-    with open(HYPERPARAMS_DIR / f"{algo}.yml") as f:
-        table = yaml.safe_load(f)
-    params = {**table.get(env_id, table["default"]), **overrides}
+    path = Path(path) if path is not None else HYPERPARAMS_DIR / f"{algo}.yml"
+    try:
+        table = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as error:
+        raise ValueError(f"cannot read hyperparameters from {path}: {str(error).splitlines()[0]}") from None
+    entry = table.get(env_id, table.get("default")) if isinstance(table, dict) else None
+    if not isinstance(entry, dict):
+        raise ValueError(f"{path} has no mapping for {env_id!r} nor a 'default' one")
+    params = {**entry, **overrides}
     allowed = set(inspect.signature(ALGOS[algo].__init__).parameters) | set(RUN_KEYS)
     unknown = sorted(set(params) - allowed - {"self", "env"})
     if unknown:

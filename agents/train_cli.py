@@ -63,6 +63,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--resume", metavar="RUN",
                         help="continue the run folder RUN from its latest checkpoint to its total steps (or -n); "
                              "its other settings come from RUN/args.yml and RUN/config.yml")
+    parser.add_argument("-conf", "--conf-file", metavar="FILE",
+                        help="hyperparameter file to use instead of agents/hyperparams/<algo>.yml "
+                             "(same layout, e.g. an --optimize study's best_hyperparams.yml)")
+    study = parser.add_argument_group("hyperparameter optimisation (Optuna; see docs/training.md)")
+    study.add_argument("--optimize", action="store_true",
+                       help="run an Optuna study over the algorithm's search_space instead of one training run")
+    study.add_argument("--n-trials", type=int, default=10, help="trials to run in this process (default: 10)")
+    study.add_argument("--storage", help="shared study storage: a journal file path or an RDB URL such as "
+                                         "sqlite:///study.db (default: a journal in the study's folder)")
+    study.add_argument("--study-name", help="name of the study to create or join (default: <algo>-<env>)")
     return parser
 
 
@@ -72,10 +82,17 @@ def main(argv: list[str] | None = None) -> None:
     ns = parser.parse_args(argv)
     checkpoint = None
     try:
+        if ns.resume is not None and ns.optimize:
+            raise ValueError("--resume continues one run; it does not combine with --optimize")
         if ns.resume is not None:
             run, checkpoint = prepare_resume(ns.resume, ns.n_timesteps, ns.progress)
         else:
             run = prepare(_train_args(ns))
+        if ns.optimize:
+            from agents.optimize import StudySettings, optimize
+
+            optimize(run, StudySettings(ns.n_trials, ns.study_name, ns.storage))
+            return
     except (ValueError, FileNotFoundError) as error:
         parser.error(str(error))
     try:
@@ -92,7 +109,7 @@ def _train_args(ns: argparse.Namespace) -> TrainArgs:
         env_kwargs=parse_key_values(ns.env_kwargs, "--env-kwargs"),
         hyperparams=parse_key_values(ns.hyperparams, "-params"),
         trained_agent=ns.trained_agent, optimizer=ns.optimizer, device=ns.device, progress=ns.progress,
-        checkpoint_freq=ns.checkpoint_freq,
+        checkpoint_freq=ns.checkpoint_freq, conf_file=ns.conf_file,
     )
 
 

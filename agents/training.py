@@ -75,6 +75,7 @@ class TrainArgs:
     device: str = "cpu"
     progress: bool = True
     checkpoint_freq: int | None = None  # steps between checkpoints; None: about 10 % of the run; 0: none
+    conf_file: str | None = None  # a hyperparameter file in place of agents/hyperparams/<algo>.yml (-conf)
 
 
 def env_action_mode(env_id: str, env_kwargs: dict[str, Any]) -> str:
@@ -153,7 +154,7 @@ def prepare(args: TrainArgs) -> PreparedRun:
     """Validate ``args`` and resolve hyperparameters; ``ValueError`` / ``FileNotFoundError`` with a clear message."""
     cls = check_algo(args.algo, env_action_mode(args.env, args.env_kwargs))
     env_kwargs = resolve_env_kwargs(args.env, args.env_kwargs)
-    params = load_hyperparams(args.algo, args.env, args.hyperparams)
+    params = load_hyperparams(args.algo, args.env, args.hyperparams, args.conf_file)
     n_envs = int(params.get("n_envs", 1) if args.n_envs is None else args.n_envs)
     n_timesteps = int(params["n_timesteps"] if args.n_timesteps is None else args.n_timesteps)
     params = {**params, "n_envs": n_envs, "n_timesteps": n_timesteps}
