@@ -35,7 +35,7 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 
 import threebody_env
-from agents.algorithms import ALGOS, check_algo
+from agents.algorithms import ALGOS, check_algo, load_model
 from agents.callbacks import EpisodeLogCallback, StopOnInterrupt, ValidationCallback, plot_learning_curve
 from agents.checkpoints import (
     CheckpointCallback,
@@ -152,7 +152,7 @@ class PreparedRun:
 
 def prepare(args: TrainArgs) -> PreparedRun:
     """Validate ``args`` and resolve hyperparameters; ``ValueError`` / ``FileNotFoundError`` with a clear message."""
-    cls = check_algo(args.algo, env_action_mode(args.env, args.env_kwargs))
+    check_algo(args.algo, env_action_mode(args.env, args.env_kwargs))
     env_kwargs = resolve_env_kwargs(args.env, args.env_kwargs)
     params = load_hyperparams(args.algo, args.env, args.hyperparams, args.conf_file)
     n_envs = int(params.get("n_envs", 1) if args.n_envs is None else args.n_envs)
@@ -167,18 +167,15 @@ def prepare(args: TrainArgs) -> PreparedRun:
     check_device(args.device)
     check_log_folder(args.log_folder)
     if args.trained_agent is not None:
-        check_trained_agent(cls, args.trained_agent, env_kwargs)
+        check_trained_agent(args.algo, args.trained_agent, env_kwargs)
     return PreparedRun(args, params, env_kwargs, n_timesteps, n_envs)
 
 
-def check_trained_agent(cls: type[BaseAlgorithm], path: str, env_kwargs: dict[str, Any]) -> None:
-    """Raise ``FileNotFoundError`` / ``ValueError`` unless ``path`` is a ``cls`` model for this environment."""
+def check_trained_agent(algo: str, path: str, env_kwargs: dict[str, Any]) -> None:
+    """Raise ``FileNotFoundError`` / ``ValueError`` unless ``path`` is an ``algo`` model for this environment."""
     if not Path(path).is_file():
         raise FileNotFoundError(f"no model to continue from at {path!r}")
-    try:
-        model = cls.load(path, device="cpu")
-    except Exception as error:  # a zip of another algorithm or no model at all fails in many ways
-        raise ValueError(f"cannot load {path} as a {cls.__name__} model: {error}") from None
+    model = load_model(algo, path)
     env = threebody_env.ThreeBodyVectorEnv(num_envs=1, **env_kwargs)
     if (model.observation_space, model.action_space) != (env.single_observation_space, env.single_action_space):
         raise ValueError(f"{path} was trained with observation space {model.observation_space} and action space "

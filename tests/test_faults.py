@@ -1,5 +1,7 @@
-"""Faults on Dask: a worker killed with SIGKILL in the middle of ``evaluate.py --scheduler`` or of a
-sweep; the scheduler recomputes the lost tasks and the results equal a local run's, wall time apart.
+"""Faults: a Dask worker killed with SIGKILL in the middle of ``evaluate.py --scheduler`` or of a
+sweep (the scheduler recomputes the lost tasks and the results equal a local run's, wall time
+apart), and damaged or foreign files, each a one-line error (failures found by the fault sweep,
+``benchmarks/fault_sweep.py``).
 
 The cluster (2 single-threaded worker processes on 127.0.0.1, restarted by their nannies when killed)
 is this module's own, so the killing does not disturb other tests.
@@ -13,17 +15,23 @@ import os
 import signal
 import threading
 import time
+import zipfile
 from collections.abc import Callable
 
+import numpy as np
 import pytest
 import yaml
+from stable_baselines3 import DQN, PPO
 
 from agents import sweep
+from agents.algorithms import load_model
 from agents.distributed import connect
 from agents.evaluate_cli import main as evaluate_main
+from agents.export import export_model
+from agents.train_cli import main as train_main
 from agents.training import TrainArgs, prepare, train
-
-pytestmark = pytest.mark.slow
+from controller import Controller
+from threebody_env.sb3 import make_sb3_vec_env
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +69,7 @@ def rows_without_wall_time(path) -> list[dict[str, str]]:
         return [{k: v for k, v in row.items() if "wall_time" not in k} for row in csv.DictReader(f)]
 
 
+@pytest.mark.slow
 def test_evaluation_survives_a_killed_worker(client, tmp_path):
     run = train(prepare(TrainArgs(algo="dqn", n_timesteps=256, n_envs=2, eval_freq=0, checkpoint_freq=0,
                                   log_folder=str(tmp_path / "logs"), progress=False)))
@@ -79,6 +88,7 @@ def test_evaluation_survives_a_killed_worker(client, tmp_path):
     assert local_json["comparison"]["force_evals"] == remote_json["comparison"]["force_evals"]
 
 
+@pytest.mark.slow
 def test_a_sweep_survives_a_killed_worker_and_its_points_equal_a_local_sweep(client, tmp_path):
     """A point's training is killed after its first checkpoint; the retry continues it (or starts over)
     and every row, the trained models included, equals the local sweep's."""
@@ -105,3 +115,65 @@ def test_a_sweep_survives_a_killed_worker_and_its_points_equal_a_local_sweep(cli
     for a, b in zip(local, rows, strict=True):
         assert {**a, "run_dir": None} == {**b, "run_dir": None}
         assert a["run_dir"].replace(str(tmp_path / "local"), "") == b["run_dir"].replace(str(tmp_path / "dask"), "")
+
+
+@pytest.fixture(scope="module")
+def model_files(tmp_path_factory):
+    """An untrained DQN and PPO model file for the ThreeBody-v0 spaces."""
+    folder = tmp_path_factory.mktemp("models")
+    env = make_sb3_vec_env(1)
+    for cls in (DQN, PPO):
+        cls("MlpPolicy", env, policy_kwargs={"net_arch": [8]}).save(folder / f"{cls.__name__.lower()}.zip")
+    return folder
+
+
+def damage(source, target, member: str) -> None:
+    """A copy of the zip ``source`` with ``member`` cut to 100 bytes (a torn copy of the file)."""
+    with zipfile.ZipFile(source) as original, zipfile.ZipFile(target, "w") as copy:
+        for name in original.namelist():
+            blob = original.read(name)
+            copy.writestr(name, blob[:100] if name == member else blob)
+
+
+def one_line(error: Exception) -> str:
+    text = str(error)
+    assert "\n" not in text and "Traceback" not in text
+    return text
+
+
+def test_a_model_of_another_algorithm_says_which(model_files, tmp_path, capsys):
+    """A PPO model in a DQN run folder used to fail with "'ActorCriticPolicy' object has no attribute 'q_net'"."""
+    with pytest.raises(ValueError) as error:
+        load_model("dqn", model_files / "ppo.zip")
+    assert "holds a ppo or a2c model (policy ActorCriticPolicy), not a dqn one" in one_line(error.value)
+    with pytest.raises(SystemExit):
+        train_main(["-i", str(model_files / "ppo.zip"), "-f", str(tmp_path), "--no-progress"])
+    assert "holds a ppo or a2c model" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("member", ["policy.pth", "policy.optimizer.pth"])
+def test_a_damaged_part_of_a_model_zip_is_named(model_files, tmp_path, member):
+    """A damaged policy.pth used to give PyTorch's paragraph about its internal miniz error."""
+    damage(model_files / "dqn.zip", tmp_path / "damaged.zip", member)
+    with pytest.raises(ValueError) as error:
+        load_model("dqn", tmp_path / "damaged.zip")
+    assert f"its {member} is damaged (" in one_line(error.value)
+    assert "miniz" not in str(error.value)
+
+
+def test_a_text_file_is_not_a_model_nor_a_controller(tmp_path):
+    """A text file named controller.npz used to get NumPy's advice to load it with allow_pickle=True."""
+    text = tmp_path / "controller.npz"
+    text.write_text("not a controller\n")
+    with pytest.raises(ValueError) as error:
+        Controller.load(text)
+    assert "is not a controller file" in one_line(error.value) and "pickle" not in str(error.value)
+    with pytest.raises(ValueError, match="not a stable-baselines3 model file"):
+        load_model("dqn", text)
+
+
+def test_a_controller_still_loads(model_files, tmp_path):
+    model = load_model("dqn", model_files / "dqn.zip")
+    path = export_model(model, {}, tmp_path / "controller.npz")
+    obs = np.zeros(model.observation_space.shape, dtype=np.float32)
+    assert Controller.load(path).action(obs) == model.predict(obs, deterministic=True)[0]
