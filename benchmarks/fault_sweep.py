@@ -220,7 +220,8 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     tallies = sweep(args.steps, args.seed, args.max_step_seconds)
     report = {name: {"steps": t.steps, "configurations": t.configurations, "rejected": t.rejected,
-                     "slowest_step_cpu_s": round(t.slowest_step, 3), "failures": t.failures} for name, t in tallies.items()}
+                     "slowest_step_cpu_s": round(t.slowest_step, 3), "failures": t.failures}
+              for name, t in tallies.items()}
     for name, t in tallies.items():
         print(f"{name:13s} {t.steps:7d} steps  {t.configurations:4d} configurations  {len(t.rejected):4d} rejected  "
               f"slowest step {t.slowest_step:6.2f} s  {len(t.failures)} failures")
