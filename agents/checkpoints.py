@@ -145,11 +145,12 @@ def load_checkpoint(checkpoint: Path, cls: type[BaseAlgorithm], device: str, ten
         for key, value in state["monitor"].items():
             setattr(env, key, value)
         model = cls.load(checkpoint / "model.zip", device=device, tensorboard_log=tensorboard_log)
-    except Exception as error:
-        raise ValueError(f"cannot load checkpoint {checkpoint}: {type(error).__name__}: {error}") from None
-    model.set_env(env, force_reset=False)  # keep the saved last observations: the envs continue mid-episode
-    if isinstance(model, OffPolicyAlgorithm):
-        model.load_replay_buffer(checkpoint / "replay_buffer.pkl")
+        model.set_env(env, force_reset=False)  # keep the saved last observations: the envs continue mid-episode
+        if isinstance(model, OffPolicyAlgorithm):
+            model.load_replay_buffer(checkpoint / "replay_buffer.pkl")
+    except Exception as error:  # a damaged or foreign checkpoint fails in many ways
+        reason = str(error).splitlines()[0] if str(error) else ""
+        raise ValueError(f"cannot load checkpoint {checkpoint}: {type(error).__name__} {reason}") from None
     _set_random_states(model, state["random"])  # after load, which reseeds everything from the run's seed
     return model, env, state["callbacks"]
 

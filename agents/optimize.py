@@ -148,19 +148,23 @@ def objective(args: TrainArgs, space: Mapping[str, Any], front: Front, folder: P
         params = suggest(trial, space)
         trial_args = replace(args, hyperparams={**args.hyperparams, **params}, log_folder=str(folder / "trials"),
                              progress=False, checkpoint_freq=0)
+        run = prepare(trial_args)
         scores: list[float] = []
+        pruned: list[int] = []  # the step at which the pruner stopped the trial
 
         def report(timesteps: int, result: RolloutResult) -> bool:
             scores.append(front.score(result))
             trial.report(scores[-1], timesteps)
-            return not trial.should_prune()
+            if timesteps < run.n_timesteps and trial.should_prune():
+                pruned.append(timesteps)
+            return not pruned
 
-        run_dir = train(prepare(trial_args), on_validation=report)
+        run_dir = train(run, on_validation=report)
         trial.set_user_attr("run_dir", str(run_dir))
+        if pruned:
+            raise optuna.TrialPruned(f"score {scores[-1]:.3g} at step {pruned[0]}")
         if not scores or not math.isfinite(scores[-1]):
             raise ValueError(f"trial {trial.number} has no finite validation score")
-        if trial.should_prune():
-            raise optuna.TrialPruned()
         return scores[-1]
 
     return run_trial
