@@ -136,8 +136,12 @@ def open_study(settings: StudySettings, args: TrainArgs) -> Any:
                       if args.n_timesteps is None else args.n_timesteps)
     pruner = optuna.pruners.MedianPruner(n_startup_trials=PRUNER_STARTUP_TRIALS,
                                          n_warmup_steps=int(n_timesteps * PRUNER_WARMUP_FRACTION))
-    return optuna.create_study(study_name=name, storage=storage, sampler=optuna.samplers.TPESampler(seed=args.seed),
-                               pruner=pruner, direction="minimize", load_if_exists=True)
+    try:
+        return optuna.create_study(study_name=name, storage=storage, pruner=pruner, direction="minimize",
+                                   sampler=optuna.samplers.TPESampler(seed=args.seed), load_if_exists=True)
+    except Exception as error:  # an RDB URL of an unknown dialect, an unreachable database, a bad journal
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ValueError(f"--storage {settings.storage!r}: cannot open the study ({reason})") from None
 
 
 def objective(args: TrainArgs, space: Mapping[str, Any], front: Front, folder: Path) -> Callable[[Any], float]:

@@ -150,6 +150,12 @@ def test_adamp_trains_a_layernorm_network_reproducibly(tmp_path):
         (["-params", "policy_kwargs:dict(a=torch.load('x'))"], "torch.load('x') is not allowed"),
         (["--device", "banana"], "--device 'banana'"),
         (["--env-kwargs", "max_integrator_steps:1180591620717411303424"], "max_integrator_steps="),
+        (["--checkpoint-freq", "-1"], "--checkpoint-freq >= 0"),
+        (["-conf", "missing.yml"], "cannot read hyperparameters from missing.yml"),
+        (["--optimize", "--n-trials", "0"], "--n-trials must be >= 1"),
+        (["--optimize", "--eval-freq", "0"], "--optimize scores trials on validation"),
+        (["--optimize", "--storage", "nosuchdialect://db"], "--storage 'nosuchdialect://db': cannot open"),
+        (["--resume", "somewhere", "--optimize"], "does not combine with --optimize"),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(tmp_path, capsys, argv, message):
