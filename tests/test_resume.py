@@ -47,7 +47,7 @@ def test_a_run_killed_after_its_first_checkpoint_resumes_to_the_uninterrupted_re
     """SIGKILL a real ``train.py`` once a checkpoint exists; ``--resume`` ends at the requested step
     count with every output, and with exactly the model of a run that was never killed."""
     killed = tmp_path / "killed"
-    process = subprocess.Popen([sys.executable, str(ROOT / "train.py"), *RUN, "-n", "1024", "-f", str(killed)],
+    process = subprocess.Popen([sys.executable, str(ROOT / "train.py"), *RUN, "-n", "512", "-f", str(killed)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                                env={**os.environ, "PYTHONPATH": str(ROOT)})
     run = run_folder(killed)
@@ -62,12 +62,12 @@ def test_a_run_killed_after_its_first_checkpoint_resumes_to_the_uninterrupted_re
     main(["--resume", str(run), "--no-progress"])
     for name in OUTPUTS:
         assert (run / name).exists(), name
-    assert ALGOS["dqn"].load(run / "model.zip", device="cpu").num_timesteps == 1024
+    assert ALGOS["dqn"].load(run / "model.zip", device="cpu").num_timesteps == 512
     history = np.load(run / "evaluations.npz")
-    assert list(history["timesteps"]) == [256, 512, 768, 1024]
-    assert [p.name for p in (run / CHECKPOINTS).iterdir()] == ["step_000000001024"]  # the end, for -n to extend
+    assert list(history["timesteps"]) == [256, 512]
+    assert [p.name for p in (run / CHECKPOINTS).iterdir()] == ["step_000000000512"]  # the end, for -n to extend
 
-    main([*RUN, "-n", "1024", "-f", str(tmp_path / "whole")])
+    main([*RUN, "-n", "512", "-f", str(tmp_path / "whole")])
     assert_same_run(run, run_folder(tmp_path / "whole"))
 
 
