@@ -41,11 +41,13 @@ import integrators
 from threebody_env import FAMILIES, ThreeBodyVectorEnv
 from threebody_env.config import COSTS, OBSERVATIONS, REWARDS
 
-#: Systems stepped together, episode length in intervals, and the step budget of N >= 32 systems
-#: (which keeps a step at the smallest parameter bounded: the sweep checks robustness, not accuracy).
+#: Systems stepped together, and episode length in intervals.
 BATCH = 8
 EPISODE_INTERVALS = 25
-LARGE_N_STEP_BUDGET = 2_000
+#: Integrator steps per interval allowed to an N-body family system, by largest N: keeps a step at the
+#: smallest parameter affordable at N = 64 (the sweep checks robustness, not accuracy; a system out of
+#: budget ends its episode with status MAX_STEPS, one of the paths checked).
+STEP_BUDGETS = ((8, 20_000), (16, 5_000), (64, 1_000))
 
 
 @dataclass
@@ -130,6 +132,7 @@ def run_config(tally: Tally, kwargs: dict[str, Any], steps: int, rng: np.random.
             return
         done += env.num_envs
     tally.steps += done
+    print(f"  {done:6d} steps, slowest {tally.slowest_step:5.2f} s CPU: {label}", flush=True)
 
 
 #: Total body counts per family: up to 64, except hierarchical systems, which have 3 or 4 bodies.
@@ -144,8 +147,7 @@ def family_configs(rng: np.random.Generator) -> Iterator[dict[str, Any]]:
             kwargs: dict[str, Any] = {"initial_conditions": name, "n_bodies": n if name != "planetary" else n - 1,
                                       "integrator": str(rng.choice(methods)),
                                       "action_mode": str(rng.choice(["discrete", "continuous"]))}
-            if n >= 32:
-                kwargs["max_integrator_steps"] = LARGE_N_STEP_BUDGET
+            kwargs["max_integrator_steps"] = next(budget for most, budget in STEP_BUDGETS if n <= most)
             yield kwargs
 
 
