@@ -223,8 +223,9 @@ def prepare_resume(run_dir: str | Path, n_timesteps: int | None = None, progress
     except TypeError as error:
         raise ValueError(f"--resume: {run_dir / 'args.yml'} does not hold train.py's arguments ({error})") from None
     run = prepare(args)
-    if run.n_timesteps <= checkpoint_steps(checkpoint):
-        raise ValueError(f"--resume: {run_dir} has trained {checkpoint_steps(checkpoint)} of its {run.n_timesteps} "
+    steps = checkpoint_steps(checkpoint)  # at the total with no model.zip: killed while finishing, so finish
+    if run.n_timesteps < steps or (run.n_timesteps == steps and (run_dir / "model.zip").exists()):
+        raise ValueError(f"--resume: {run_dir} has trained {steps} of its {run.n_timesteps} "
                          "steps; pass -n above that to train on")
     return run, checkpoint
 

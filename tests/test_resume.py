@@ -82,6 +82,12 @@ def test_a_finished_run_extends_with_a_larger_n(tmp_path, capsys):
     assert ALGOS["dqn"].load(run / "model.zip", device="cpu").num_timesteps == 192
     assert latest_checkpoint(run).name == "step_000000000192"
 
+    for name in ("model.zip", "controller.npz", "learning_curve.png"):  # killed while writing its outputs
+        (run / name).unlink()
+    main(["--resume", str(run), "-n", "192", "--no-progress"])
+    assert all((run / name).exists() for name in OUTPUTS)
+    assert ALGOS["dqn"].load(run / "model.zip", device="cpu").num_timesteps == 192
+
 
 @pytest.mark.parametrize(("make", "message"), [
     (lambda run: None, "is not a run folder"),
