@@ -31,9 +31,9 @@ def run_folder(log_folder: Path) -> Path:
     return log_folder / "dqn" / "ThreeBody-v0_1"
 
 
-def assert_same_run(a: Path, b: Path) -> None:
-    """Same parameters and optimiser state, same validation history and learning curve."""
-    ma, mb = (ALGOS["dqn"].load(run / "model.zip", device="cpu") for run in (a, b))
+def assert_same_run(a: Path, b: Path, algo: str = "dqn") -> None:
+    """Same step count and parameters, same validation history and learning curve."""
+    ma, mb = (ALGOS[algo].load(run / "model.zip", device="cpu") for run in (a, b))
     assert ma.num_timesteps == mb.num_timesteps
     pa, pb = ma.policy.state_dict(), mb.policy.state_dict()
     assert all(torch.equal(pa[k], pb[k]) for k in pa)
@@ -123,3 +123,34 @@ def test_an_interrupted_atomic_write_keeps_the_old_file(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         write_atomically(path, dies_halfway)
     assert np.array_equal(np.load(path)["a"], np.arange(3))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("algo", "env", "params"), [
+    ("ppo", "ThreeBody-v0", ["n_steps:32", "batch_size:64", "n_epochs:2"]),
+    ("sac", "ThreeBodyContinuous-v0", ["learning_starts:32", "batch_size:32", "gradient_steps:1"]),
+])
+def test_on_policy_and_continuous_runs_resume_exactly(tmp_path, monkeypatch, algo, env, params):
+    """A PPO and a SAC run that die right after their second checkpoint resume to the uninterrupted model."""
+    import agents.checkpoints as checkpoints
+
+    args = ["--algo", algo, "--env", env, "-n", "384", "--n-envs", "4", "--eval-freq", "128", "--eval-episodes", "2",
+            "--no-progress", "--env-kwargs", "param_range:(0.01,0.1)", "--checkpoint-freq", "100",
+            "-params", *params, "policy_kwargs:dict(net_arch=[16])", "episode_intervals:20"]
+    main([*args, "-f", str(tmp_path / "whole")])
+    save, saved = checkpoints.save_checkpoint, []
+
+    def dies_after_the_second(*a, **k):
+        saved.append(save(*a, **k))
+        if len(saved) == 2:
+            raise RuntimeError("killed")
+        return saved[-1]
+
+    monkeypatch.setattr(checkpoints, "save_checkpoint", dies_after_the_second)
+    with pytest.raises(RuntimeError, match="killed"):
+        main([*args, "-f", str(tmp_path / "killed")])
+    monkeypatch.undo()
+    run = tmp_path / "killed" / algo / f"{env}_1"
+    main(["--resume", str(run), "--no-progress"])
+    assert ALGOS[algo].load(run / "model.zip", device="cpu").num_timesteps == 384
+    assert_same_run(run, tmp_path / "whole" / algo / f"{env}_1", algo)
