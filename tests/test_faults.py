@@ -167,7 +167,7 @@ def test_a_text_file_is_not_a_model_nor_a_controller(tmp_path):
     text.write_text("not a controller\n")
     with pytest.raises(ValueError) as error:
         Controller.load(text)
-    assert "is not a controller file" in one_line(error.value) and "pickle" not in str(error.value)
+    assert "not a .npz archive" in one_line(error.value) and "pickle" not in str(error.value)
     with pytest.raises(ValueError, match="not a stable-baselines3 model file"):
         load_model("dqn", text)
 
