@@ -31,6 +31,8 @@ from agents.export import export_model
 from agents.train_cli import main as train_main
 from agents.training import TrainArgs, prepare, train
 from controller import Controller
+from threebody_env import ThreeBodyVectorEnv
+from threebody_env.config import EnvConfig
 from threebody_env.sb3 import make_sb3_vec_env
 
 
@@ -177,3 +179,15 @@ def test_a_controller_still_loads(model_files, tmp_path):
     path = export_model(model, {}, tmp_path / "controller.npz")
     obs = np.zeros(model.observation_space.shape, dtype=np.float32)
     assert Controller.load(path).action(obs) == model.predict(obs, deterministic=True)[0]
+
+
+def test_integer_settings_become_floats_before_they_reach_the_kernels():
+    """Found by the fault sweep: ``interval=1`` or ``softening=0`` (ints) reached the Numba kernels as
+    ints, so each such setting compiled the integrators again (minutes on a loaded machine)."""
+    ints, floats = EnvConfig(interval=1, softening=0, cost_weight=0), EnvConfig(interval=1.0, softening=0.0,
+                                                                                 cost_weight=0.0)
+    for name in ("interval", "softening", "cost_weight", "max_energy_error", "failure_penalty"):
+        assert type(getattr(ints, name)) is float and getattr(ints, name) == getattr(floats, name)
+    a, b = (ThreeBodyVectorEnv(num_envs=2, interval=x, softening=s) for x, s in ((1, 0), (1.0, 0.0)))
+    np.testing.assert_array_equal(a.reset(seed=3)[0], b.reset(seed=3)[0])
+    np.testing.assert_array_equal(a.step(np.array([2, 5]))[0], b.step(np.array([2, 5]))[0])

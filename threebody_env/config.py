@@ -90,6 +90,9 @@ class EnvConfig:
         for name in ("interval", "max_energy_error", "target_error", "error_ceiling", "cost_weight", "failure_penalty"):
             _positive(name, getattr(self, name), allow_zero=name in ("cost_weight", "failure_penalty"))
         _positive("softening", self.softening, allow_zero=True)
+        for name in ("interval", "max_energy_error", "target_error", "error_ceiling", "cost_weight", "failure_penalty",
+                     "softening"):  # an int (interval=1) would make Numba compile the kernels again for int arguments
+            object.__setattr__(self, name, float(getattr(self, name)))
         for name in ("cost_weight", "failure_penalty"):
             if getattr(self, name) > MAX_REWARD_WEIGHT:
                 raise ValueError(f"{name}={getattr(self, name)!r} must be at most {MAX_REWARD_WEIGHT:g}, "
