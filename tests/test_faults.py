@@ -183,7 +183,8 @@ def test_a_controller_still_loads(model_files, tmp_path):
 
 def test_integer_settings_become_floats_before_they_reach_the_kernels():
     """Found by the fault sweep: ``interval=1`` or ``softening=0`` (ints) reached the Numba kernels as
-    ints, so each such setting compiled the integrators again (minutes on a loaded machine)."""
+    ints, so each such setting compiled the integrators again (minutes on a loaded machine), and ints
+    beyond int64 (``softening=2**70``) failed with a Numba TypingError."""
     ints, floats = EnvConfig(interval=1, softening=0, cost_weight=0), EnvConfig(interval=1.0, softening=0.0,
                                                                                  cost_weight=0.0)
     for name in ("interval", "softening", "cost_weight", "max_energy_error", "failure_penalty"):
@@ -191,3 +192,7 @@ def test_integer_settings_become_floats_before_they_reach_the_kernels():
     a, b = (ThreeBodyVectorEnv(num_envs=2, interval=x, softening=s) for x, s in ((1, 0), (1.0, 0.0)))
     np.testing.assert_array_equal(a.reset(seed=3)[0], b.reset(seed=3)[0])
     np.testing.assert_array_equal(a.step(np.array([2, 5]))[0], b.step(np.array([2, 5]))[0])
+    huge = ThreeBodyVectorEnv(num_envs=2, softening=2**70, error_ceiling=2**70, max_energy_error=2**70)
+    huge.reset(seed=3)  # these three used to end in Numba's "non-precise type pyobject" TypingError
+    obs, rewards, *_ = huge.step(np.array([2, 5]))
+    assert np.all(np.isfinite(obs)) and np.all(np.isfinite(rewards))
