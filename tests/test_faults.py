@@ -196,3 +196,11 @@ def test_integer_settings_become_floats_before_they_reach_the_kernels():
     huge.reset(seed=3)  # these three used to end in Numba's "non-precise type pyobject" TypingError
     obs, rewards, *_ = huge.step(np.array([2, 5]))
     assert np.all(np.isfinite(obs)) and np.all(np.isfinite(rewards))
+
+
+@pytest.mark.parametrize("n_actions", [2**70, 10**12, 1])
+def test_an_impossible_number_of_actions_is_one_line(n_actions):
+    """Found by the fault sweep: n_actions=2**70 raised OverflowError while building the action set."""
+    with pytest.raises(ValueError) as error:
+        EnvConfig(n_actions=n_actions)
+    assert "n_actions=" in one_line(error.value) and "must be an integer in [2, 1e+06]" in str(error.value)
