@@ -5,13 +5,15 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 
-from agents.rollout import rollout
+from agents.checkpoints import write_atomically
+from agents.rollout import RolloutResult, rollout
 
 
 class ValidationCallback(BaseCallback):
@@ -21,12 +23,16 @@ class ValidationCallback(BaseCallback):
     history goes to ``<run>/evaluations.npz`` (timesteps, median final |dE/E0|, total force
     evaluations, mean return) and tensorboard; the model with the best mean return so far is saved
     as ``<run>/best_model.zip``. The mean return is the environment's own trade-off of error and cost.
+    Files are replaced atomically (a kill never leaves half of one). ``on_result(timesteps, result)``,
+    if given, sees every validation's episodes; returning False stops training (a pruned trial).
     """
 
     def __init__(self, run_dir: Path, seeds: list[int], env_kwargs: dict[str, Any], eval_freq: int, n_intervals: int,
-                 interrupt: StopOnInterrupt | None = None) -> None:
+                 interrupt: StopOnInterrupt | None = None,
+                 on_result: Callable[[int, RolloutResult], bool] | None = None) -> None:
         super().__init__()
         self.interrupt = interrupt  # no last validation after Ctrl-C: the user wants out
+        self.on_result = on_result
         self.run_dir = Path(run_dir)
         self.seeds = seeds
         self.env_kwargs = env_kwargs
@@ -37,10 +43,17 @@ class ValidationCallback(BaseCallback):
         self.best_return = -np.inf
         self._next = eval_freq
 
+    def state(self) -> dict[str, Any]:
+        """What a checkpoint keeps: the history, the best return and the next validation's step."""
+        return {"history": self.history, "best_return": self.best_return, "next": self._next}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.history, self.best_return, self._next = state["history"], state["best_return"], state["next"]
+
     def _on_step(self) -> bool:
         if self.num_timesteps >= self._next:
             self._next += self.eval_freq
-            self.evaluate()
+            return self.evaluate()
         return True
 
     def _on_training_end(self) -> None:
@@ -49,8 +62,9 @@ class ValidationCallback(BaseCallback):
         if not self.history["timesteps"] or self.history["timesteps"][-1] != self.num_timesteps:
             self.evaluate()
 
-    def evaluate(self) -> None:
-        """Validate the current policy now; record it, and save it if it is the best so far."""
+    def evaluate(self) -> bool:
+        """Validate the current policy now; record it, and save it if it is the best so far.
+        Returns ``on_result``'s answer (True without one): whether training goes on."""
         result = rollout(self.model, self.seeds, env_kwargs=self.env_kwargs, n_intervals=self.n_intervals,
                          name="validation")
         row = {
@@ -64,10 +78,11 @@ class ValidationCallback(BaseCallback):
             if key != "timesteps":
                 self.logger.record(f"validation/{key}", value)
         arrays: dict[str, Any] = {k: np.asarray(v) for k, v in self.history.items()}  # Any: savez's **kwds
-        np.savez(self.run_dir / "evaluations.npz", **arrays)
+        write_atomically(self.run_dir / "evaluations.npz", lambda path: np.savez(path, **arrays))
         if row["mean_return"] > self.best_return:
             self.best_return = row["mean_return"]
-            self.model.save(self.run_dir / "best_model.zip")
+            write_atomically(self.run_dir / "best_model.zip", self.model.save)
+        return True if self.on_result is None else self.on_result(self.num_timesteps, result)
 
 
 class StopOnInterrupt(BaseCallback):
@@ -113,6 +128,12 @@ class EpisodeLogCallback(BaseCallback):
     def __init__(self) -> None:
         super().__init__()
         self.episodes: dict[str, list[float]] = {"timesteps": [], "reward": [], "energy_error": [], "force_evals": []}
+
+    def state(self) -> dict[str, Any]:
+        return {"episodes": self.episodes}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.episodes = state["episodes"]
 
     def _on_step(self) -> bool:
         for info in self.locals["infos"]:

@@ -31,8 +31,8 @@ def require_dask():
 
 def connect(scheduler: str, n_workers: int | None = None, timeout: float = CONNECT_TIMEOUT):
     """A ``dask.distributed.Client`` for ``scheduler``: "local" starts a ``LocalCluster`` of
-    single-threaded worker processes (one per core unless ``n_workers``); anything else is a
-    scheduler address such as ``tcp://10.0.0.1:8786``.
+    single-threaded worker processes (one per core unless ``n_workers``) listening on 127.0.0.1
+    only; anything else is a scheduler address such as ``tcp://10.0.0.1:8786``.
 
     The address is first asked who it is (Dask's ``identity`` call) within ``timeout`` seconds, so a
     malformed address, a service that is not a Dask scheduler or an unroutable host ends in
@@ -41,7 +41,7 @@ def connect(scheduler: str, n_workers: int | None = None, timeout: float = CONNE
     distributed = require_dask()
     if scheduler == "local":
         cluster = distributed.LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                                           dashboard_address=None)
+                                           host="127.0.0.1", dashboard_address=None)
         return distributed.Client(cluster)
     try:
         identity = asyncio.run(asyncio.wait_for(_identify(scheduler), timeout))

@@ -40,7 +40,7 @@ from stable_baselines3.dqn.policies import DQNPolicy
 from stable_baselines3.sac.policies import SACPolicy
 from stable_baselines3.td3.policies import TD3Policy
 
-from agents.algorithms import ALGOS
+from agents.algorithms import ALGOS, load_model
 from agents.policies import LayerNormMlp, SharedLayerMlp
 from controller import Controller, controller_path
 from controller.network import ACTIVATIONS
@@ -171,10 +171,7 @@ def export_run(run: str | Path, *, onnx: bool = False) -> list[Path]:
         raise FileNotFoundError(f"{run} has none of {MODEL_FILES}")
     written = []
     for model_path in models:
-        try:
-            model = ALGOS[algo].load(model_path, device="cpu")
-        except Exception as error:  # a corrupt or foreign zip fails in many ways
-            raise ValueError(f"cannot load {model_path} as a {algo} model: {error}") from None
+        model = load_model(algo, model_path)
         path = export_model(model, env_kwargs, controller_path(model_path), env_id=args.get("env", ""),
                             source=model_path.name)
         written.append(path)

@@ -14,8 +14,12 @@ a mapping) and the evaluation::
 Each point trains into ``<output>/points/<name>/`` and evaluates its final model on the first
 ``n_ics`` test initial conditions; its summary goes to ``result.json`` there. A point that
 already has one is skipped on a rerun; a point that raised is reported (``error.txt``) and
-retried on the next run. All points land in ``<output>/results.csv`` and ``<output>/sweep.png``
-(median final |dE/E0| against total force evaluations, with the fixed actions for reference).
+retried on the next run. A point is safe to run again after a kill (a lost Dask worker, a
+preempted job): it reuses a run its earlier attempt finished training, continues one that was
+killed from its latest checkpoint (to the same model, :mod:`agents.checkpoints`), and starts
+afresh otherwise, so its row does not depend on how often it was interrupted. All points land in
+``<output>/results.csv`` and ``<output>/sweep.png`` (median final |dE/E0| against total force
+evaluations, with the fixed actions for reference).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import copy
 import itertools
 import json
 import re
+import shutil
 import traceback
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -37,6 +42,7 @@ from agents.seeds import TEST_SEEDS, seeds_from
 
 if TYPE_CHECKING:
     from agents.evaluation import MethodSummary
+    from agents.training import TrainArgs
 
 #: Columns of ``results.csv``, after the grid's own keys.
 RESULT_COLUMNS = ("status", "final_error_median", "final_error_p90", "force_evals_total", "failure_rate",
@@ -154,9 +160,9 @@ def run_point(spec: SweepSpec, point: Mapping[str, Any]) -> dict[str, Any]:
 
 def _train_and_evaluate(spec: SweepSpec, point: Mapping[str, Any], folder: Path) -> dict[str, Any]:
     from agents import evaluation
-    from agents.training import TrainArgs, prepare, train
+    from agents.training import TrainArgs
 
-    run_dir = train(prepare(TrainArgs(**train_settings(spec, point), log_folder=str(folder), progress=False)))
+    run_dir = trained_run(TrainArgs(**train_settings(spec, point), log_folder=str(folder), progress=False))
     run = evaluation.load_run(run_dir / "model.zip")
     policy = evaluation.policy_spec(run)
     seeds = seeds_from(TEST_SEEDS, spec.n_ics)
@@ -168,6 +174,22 @@ def _train_and_evaluate(spec: SweepSpec, point: Mapping[str, Any], folder: Path)
         "force_evals_total": summary.force_evals_total, "failure_rate": summary.failure_rate,
         "episode_return_mean": float(result.episode_return.mean()), "run_dir": str(run_dir),
     }
+
+
+def trained_run(args: TrainArgs) -> Path:
+    """The run folder of a point trained as ``args``: an earlier attempt's if it holds a model, the
+    earlier attempt continued from its checkpoint if it was killed, else a new run (an attempt that
+    crashed or was killed before its first checkpoint is removed first)."""
+    from agents.checkpoints import latest_checkpoint
+    from agents.training import FAILED_MARKER, prepare, prepare_resume, train
+
+    for run_dir in sorted(Path(args.log_folder).glob(f"{args.algo}/{args.env}_*")):
+        if (run_dir / "model.zip").is_file():
+            return run_dir
+        if latest_checkpoint(run_dir) is not None and not (run_dir / FAILED_MARKER).exists():
+            return train(*prepare_resume(run_dir, progress=False))
+        shutil.rmtree(run_dir)
+    return train(prepare(args))
 
 
 def finished_row(spec: SweepSpec, point: Mapping[str, Any]) -> dict[str, Any] | None:

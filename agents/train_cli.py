@@ -9,7 +9,7 @@ from typing import Any, NoReturn
 
 from agents.algorithms import ALGOS
 from agents.policies import OPTIMIZERS
-from agents.training import TrainArgs, prepare, train
+from agents.training import TrainArgs, prepare, prepare_resume, train
 from threebody_env.config import settings_help
 
 
@@ -61,6 +61,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
                         help="show a progress bar with ETA (default: on)")
+    parser.add_argument("--checkpoint-freq", type=int,
+                        help="save a checkpoint every this many steps; 0 disables (default: about 10%% of the run)")
+    parser.add_argument("--resume", metavar="RUN",
+                        help="continue the run folder RUN from its latest checkpoint to its total steps (or -n); "
+                             "its other settings come from RUN/args.yml and RUN/config.yml")
+    parser.add_argument("-conf", "--conf-file", metavar="FILE",
+                        help="hyperparameter file to use instead of agents/hyperparams/<algo>.yml "
+                             "(same layout, e.g. an --optimize study's best_hyperparams.yml)")
+    study = parser.add_argument_group("hyperparameter optimisation (Optuna; see docs/training.md)")
+    study.add_argument("--optimize", action="store_true",
+                       help="run an Optuna study over the algorithm's search_space instead of one training run")
+    study.add_argument("--n-trials", type=int, default=10, help="trials to run in this process (default: 10)")
+    study.add_argument("--storage", help="shared study storage: a journal file path or an RDB URL such as "
+                                         "sqlite:///study.db (default: a journal in the study's folder)")
+    study.add_argument("--study-name", help="name of the study to create or join (default: <algo>-<env>)")
     return parser
 
 
@@ -68,21 +83,37 @@ def main(argv: list[str] | None = None) -> None:
     """Parse ``argv``, check everything, train. Bad arguments exit with code 2 and one line on stderr."""
     parser = build_parser()
     ns = parser.parse_args(argv)
+    checkpoint = None
     try:
-        args = TrainArgs(
-            algo=ns.algo, env=ns.env, n_timesteps=ns.n_timesteps, seed=ns.seed, n_envs=ns.n_envs,
-            eval_freq=ns.eval_freq, eval_episodes=ns.eval_episodes, log_folder=ns.log_folder,
-            env_kwargs=parse_key_values(ns.env_kwargs, "--env-kwargs"),
-            hyperparams=parse_key_values(ns.hyperparams, "-params"),
-            trained_agent=ns.trained_agent, optimizer=ns.optimizer, device=ns.device, progress=ns.progress,
-        )
-        run = prepare(args)
+        if ns.resume is not None and ns.optimize:
+            raise ValueError("--resume continues one run; it does not combine with --optimize")
+        if ns.resume is not None:
+            run, checkpoint = prepare_resume(ns.resume, ns.n_timesteps, ns.progress)
+        else:
+            run = prepare(_train_args(ns))
+        if ns.optimize:
+            from agents.optimize import StudySettings, optimize
+
+            optimize(run, StudySettings(ns.n_trials, ns.study_name, ns.storage))
+            return
     except (ValueError, FileNotFoundError) as error:
         parser.error(str(error))
     try:
-        train(run)
+        train(run, checkpoint)
     except KeyboardInterrupt:  # the second Ctrl-C; train() has marked the run folder
         sys.exit(130)
+
+
+def _train_args(ns: argparse.Namespace) -> TrainArgs:
+    """The ``TrainArgs`` of parsed flags (``ValueError`` for a malformed key:value)."""
+    return TrainArgs(
+        algo=ns.algo, env=ns.env, n_timesteps=ns.n_timesteps, seed=ns.seed, n_envs=ns.n_envs,
+        eval_freq=ns.eval_freq, eval_episodes=ns.eval_episodes, log_folder=ns.log_folder,
+        env_kwargs=parse_key_values(ns.env_kwargs, "--env-kwargs"),
+        hyperparams=parse_key_values(ns.hyperparams, "-params"),
+        trained_agent=ns.trained_agent, optimizer=ns.optimizer, device=ns.device, progress=ns.progress,
+        checkpoint_freq=ns.checkpoint_freq, conf_file=ns.conf_file,
+    )
 
 
 if __name__ == "__main__":

@@ -8,22 +8,21 @@ batched environment, validates it on held-out initial conditions and writes the 
 - ``controller.npz``, ``best_controller.npz``: the same policies as torch-free controllers (:mod:`agents.export`)
 - ``args.yml`` (the run's arguments), ``config.yml`` (the resolved hyperparameters)
 - ``evaluations.npz`` (validation history), ``episodes.npz`` (training episodes), ``tb/`` (tensorboard)
-- ``learning_curve.png``
+- ``learning_curve.png``, ``checkpoints/step_<n>/`` (the latest checkpoint, :mod:`agents.checkpoints`)
 
 Ctrl-C stops training cleanly and saves; a run that crashed holds ``FAILED.txt`` and no model.
+:func:`prepare_resume` and :func:`train` continue a killed run from its latest checkpoint.
 """
 
 from __future__ import annotations
 
-import ast
-import inspect
 import json
-import math
 import os
 import re
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,22 +32,26 @@ import numpy as np
 import torch
 import yaml
 from stable_baselines3.common.base_class import BaseAlgorithm
-from stable_baselines3.common.buffers import NStepReplayBuffer
-from stable_baselines3.common.callbacks import CallbackList
-from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
+from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 
 import threebody_env
-from agents.algorithms import ALGOS, check_algo
+from agents.algorithms import ALGOS, check_algo, load_model
 from agents.callbacks import EpisodeLogCallback, StopOnInterrupt, ValidationCallback, plot_learning_curve
+from agents.checkpoints import (
+    CheckpointCallback,
+    checkpoint_steps,
+    default_freq,
+    latest_checkpoint,
+    load_checkpoint,
+    write_atomically,
+)
 from agents.export import export_run
-from agents.policies import OPTIMIZERS, SharedLayerMlp, adamp_policy_kwargs
+from agents.hyperparameters import algo_kwargs, check_hyperparams, load_hyperparams
+from agents.rollout import RolloutResult
 from agents.seeds import VALIDATION_SEEDS, check_training_seed, seeds_from
 from threebody_env import EVALUATION_EPISODE_STEPS, EnvConfig
 from threebody_env.sb3 import make_sb3_vec_env
 
-HYPERPARAMS_DIR = Path(__file__).parent / "hyperparams"
-#: Keys of a hyperparameter entry that are not arguments of the algorithm's constructor.
-RUN_KEYS = ("n_timesteps", "policy", "n_envs", "episode_intervals")
 #: Threads torch uses: fixed, so that a seed gives the same model on the same machine.
 TORCH_THREADS = 1
 
@@ -71,6 +74,8 @@ class TrainArgs:
     optimizer: str = "adam"
     device: str = "cpu"
     progress: bool = True
+    checkpoint_freq: int | None = None  # steps between checkpoints; None: about 10 % of the run; 0: none
+    conf_file: str | None = None  # a hyperparameter file in place of agents/hyperparams/<algo>.yml (-conf)
 
 
 def env_action_mode(env_id: str, env_kwargs: dict[str, Any]) -> str:
@@ -89,140 +94,6 @@ def resolve_env_kwargs(env_id: str, env_kwargs: dict[str, Any]) -> dict[str, Any
     return kwargs
 
 
-def load_hyperparams(algo: str, env_id: str, overrides: dict[str, Any]) -> dict[str, Any]:
-    """The ``env_id`` entry of ``<algo>.yml`` (else its ``default``), updated by ``overrides``.
-
-    Raises ``ValueError`` for a key that is neither a run key (n_timesteps, policy, n_envs,
-    episode_intervals: the length of a training episode) nor an argument of the algorithm's constructor.
-    """
-    with open(HYPERPARAMS_DIR / f"{algo}.yml") as f:
-        table = yaml.safe_load(f)
-    params = {**table.get(env_id, table["default"]), **overrides}
-    allowed = set(inspect.signature(ALGOS[algo].__init__).parameters) | set(RUN_KEYS)
-    unknown = sorted(set(params) - allowed - {"self", "env"})
-    if unknown:
-        raise ValueError(f"unknown hyperparameter(s) {unknown} for {algo}")
-    return params
-
-
-def algo_kwargs(params: dict[str, Any], algo: str, optimizer: str) -> dict[str, Any]:
-    """Constructor keyword arguments from resolved hyperparameters: strings evaluated, schedules built.
-
-    As in the zoo, ``policy_kwargs`` may be a Python expression string (``"dict(net_arch=[64, 64])"``)
-    and a learning rate ``"lin_<value>"`` decays linearly to 0.
-    """
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {optimizer!r}; choose from {list(OPTIMIZERS)}")
-    kwargs = {k: v for k, v in params.items() if k not in RUN_KEYS}
-    policy_kwargs = kwargs.get("policy_kwargs", {})
-    if isinstance(policy_kwargs, str):
-        policy_kwargs = evaluate_policy_kwargs(policy_kwargs)
-    if not isinstance(policy_kwargs, dict):
-        raise ValueError(f"policy_kwargs must be a dict; got {policy_kwargs!r}")
-    check_net_arch(policy_kwargs.get("net_arch", [1]))
-    if optimizer == "adamp":
-        policy_kwargs = adamp_policy_kwargs(policy_kwargs, algo)
-    kwargs["policy_kwargs"] = policy_kwargs
-    kwargs.update(n_step_buffer_kwargs(ALGOS[algo], kwargs))
-    for key in ("learning_rate", "clip_range"):
-        value = kwargs.get(key)
-        if isinstance(value, str):
-            match = re.fullmatch(r"lin_([0-9.eE+-]+)", value)
-            if match is None:
-                raise ValueError(f"{key}={value!r}: expected a number or 'lin_<number>'")
-            start = float(match.group(1))
-            kwargs[key] = lambda progress_remaining, start=start: progress_remaining * start
-    return kwargs
-
-
-#: What a policy_kwargs expression may name: the zoo writes ``dict(net_arch=[64, 64], activation_fn=nn.ReLU)``;
-#: ``SharedLayerMlp`` is the paper's network (``features_extractor_class``, dqn.yml's ThreeBodyPaper-v0).
-POLICY_KWARGS_NAMES = {"dict": dict, "nn": torch.nn, "th": torch, "torch": torch, "SharedLayerMlp": SharedLayerMlp}
-
-
-def evaluate_policy_kwargs(text: str) -> dict[str, Any]:
-    """Evaluate a zoo-style ``policy_kwargs`` expression without running arbitrary code.
-
-    Allowed: literals, lists, tuples, dicts, calls of ``dict`` only, and the names of
-    :data:`POLICY_KWARGS_NAMES` with public attributes as values (``nn.Tanh``,
-    ``th.optim.RMSprop``); no builtins, no other calls, no ``_`` attributes.
-    """
-    try:
-        tree = ast.parse(text, mode="eval")
-    except SyntaxError as error:
-        raise ValueError(f"policy_kwargs={text!r} does not evaluate: {error}") from None
-    allowed = (ast.Expression, ast.Call, ast.keyword, ast.Name, ast.Attribute, ast.Load, ast.Constant, ast.List,
-               ast.Tuple, ast.Dict, ast.UnaryOp, ast.USub, ast.UAdd)
-    for node in ast.walk(tree):
-        bad = (not isinstance(node, allowed)
-               or (isinstance(node, ast.Name) and node.id not in POLICY_KWARGS_NAMES)
-               or (isinstance(node, ast.Attribute) and node.attr.startswith("_"))
-               or (isinstance(node, ast.Call) and not (isinstance(node.func, ast.Name) and node.func.id == "dict")))
-        if bad:
-            names = sorted(set(POLICY_KWARGS_NAMES) - {"dict"})
-            shown = ast.unparse(node) if isinstance(node, ast.expr) else type(node).__name__
-            raise ValueError(f"policy_kwargs={text!r}: {shown} is not allowed; use literals, dict(...) and {names}")
-    try:
-        return eval(compile(tree, "<policy_kwargs>", "eval"), {"__builtins__": {}, **POLICY_KWARGS_NAMES})
-    except Exception as error:
-        raise ValueError(f"policy_kwargs={text!r} does not evaluate: {error}") from None
-
-
-def check_net_arch(net_arch: Any) -> None:
-    """``ValueError`` unless ``net_arch`` is a list of layer widths >= 1, or a dict of such lists (pi, vf, qf)."""
-    layers = [w for v in net_arch.values() for w in v] if isinstance(net_arch, dict) else net_arch
-    if not isinstance(layers, (list, tuple)) or not all(_is_int(w) and w >= 1 for w in layers):
-        raise ValueError(f"net_arch={net_arch!r} must be a list of layer widths >= 1 (or a dict of such lists)")
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-#: Bounds of the numeric hyperparameters that SB3 takes on trust: (integer?, low, high), inclusive.
-HYPERPARAM_BOUNDS: dict[str, tuple[bool, float, float]] = {
-    "learning_rate": (False, 1e-12, 10.0), "clip_range": (False, 1e-12, 10.0),
-    "gamma": (False, 0.0, 1.0), "gae_lambda": (False, 0.0, 1.0), "tau": (False, 1e-12, 1.0),
-    "exploration_fraction": (False, 0.0, 1.0), "exploration_initial_eps": (False, 0.0, 1.0),
-    "exploration_final_eps": (False, 0.0, 1.0), "vf_coef": (False, 0.0, math.inf),
-    "max_grad_norm": (False, 1e-12, math.inf), "ent_coef": (False, 0.0, math.inf),
-    "batch_size": (True, 1, math.inf), "buffer_size": (True, 1, math.inf), "learning_starts": (True, 0, math.inf),
-    "n_steps": (True, 1, math.inf), "n_epochs": (True, 1, math.inf), "train_freq": (True, 1, math.inf),
-    "gradient_steps": (True, -1, math.inf), "target_update_interval": (True, 1, math.inf),
-    "episode_intervals": (True, 1, 10**6),
-}
-#: Bytes per transition a replay buffer holds besides two observations (action, reward, done, timeout).
-_TRANSITION_OVERHEAD = 64
-
-
-def check_hyperparams(params: dict[str, Any], obs_size: int) -> None:
-    """``ValueError`` naming the first out-of-range value of :data:`HYPERPARAM_BOUNDS`, or a replay
-    buffer that cannot fit in this machine's memory (``obs_size`` float32 numbers per observation).
-
-    Schedules ``lin_<x>`` are checked on x; non-numeric settings SB3 accepts (``ent_coef: auto``,
-    ``train_freq: [4, "episode"]``) are left to it.
-    """
-    for name, (integer, low, high) in HYPERPARAM_BOUNDS.items():
-        value = params.get(name)
-        if isinstance(value, str) and name in ("learning_rate", "clip_range"):
-            match = re.fullmatch(r"lin_([0-9.eE+-]+)", value)
-            value = float(match.group(1)) if match else value
-        if value is None or isinstance(value, (str, list, tuple)) and name in ("ent_coef", "train_freq"):
-            continue
-        kind_ok = _is_int(value) if integer else isinstance(value, (int, float)) and not isinstance(value, bool)
-        if not (kind_ok and low <= value <= high) or (name == "gradient_steps" and value == 0):
-            bounds = f"{'an integer' if integer else 'a number'} in [{low:g}, {high:g}]"
-            zero = " other than 0" if name == "gradient_steps" else ""
-            raise ValueError(f"{name}={params[name]!r} must be {bounds}{zero}")
-    buffer_size = params.get("buffer_size")
-    if buffer_size is not None:
-        needed = buffer_size * (2 * 4 * obs_size + _TRANSITION_OVERHEAD)
-        available = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-        if needed > available:
-            raise ValueError(f"buffer_size={buffer_size!r} needs ~{needed / 2**30:.3g} GiB; this machine has "
-                             f"{available / 2**30:.3g} GiB")
-
-
 def check_device(device: str) -> None:
     """``ValueError`` unless torch understands ``device`` ("cpu", "cuda", "cuda:1", "auto", ...)."""
     if device == "auto":
@@ -231,22 +102,6 @@ def check_device(device: str) -> None:
         torch.device(device)
     except (RuntimeError, TypeError) as error:
         raise ValueError(f"--device {device!r} is not a torch device ({error}); try cpu, cuda or auto") from None
-
-
-def n_step_buffer_kwargs(cls: type[BaseAlgorithm], kwargs: dict[str, Any]) -> dict[str, Any]:
-    """For an off-policy ``cls`` with ``n_steps`` > 1: the n-step replay buffer spelt out, ``n_steps`` 1.
-
-    SB3 builds the buffer itself from ``n_steps`` but then saves its class, so every later load
-    warns that ``n_steps`` "is ignored because a custom replay_buffer_class was passed". Passing
-    the class and its ``n_steps``/``gamma`` explicitly (the way SB3's warning asks) gives the same
-    buffer, and loading stays quiet; the saved ``config.yml`` keeps ``n_steps`` as written.
-    """
-    n_steps = kwargs.get("n_steps", 1)
-    if not issubclass(cls, OffPolicyAlgorithm) or n_steps == 1 or "replay_buffer_class" in kwargs:
-        return {}
-    gamma = kwargs.get("gamma", inspect.signature(cls.__init__).parameters["gamma"].default)
-    buffer_kwargs = {**kwargs.get("replay_buffer_kwargs", {}), "n_steps": n_steps, "gamma": gamma}
-    return {"n_steps": 1, "replay_buffer_class": NStepReplayBuffer, "replay_buffer_kwargs": buffer_kwargs}
 
 
 def create_run_dir(log_folder: str | Path, algo: str, env_id: str) -> Path:
@@ -294,33 +149,30 @@ class PreparedRun:
 
 def prepare(args: TrainArgs) -> PreparedRun:
     """Validate ``args`` and resolve hyperparameters; ``ValueError`` / ``FileNotFoundError`` with a clear message."""
-    cls = check_algo(args.algo, env_action_mode(args.env, args.env_kwargs))
+    check_algo(args.algo, env_action_mode(args.env, args.env_kwargs))
     env_kwargs = resolve_env_kwargs(args.env, args.env_kwargs)
-    params = load_hyperparams(args.algo, args.env, args.hyperparams)
+    params = load_hyperparams(args.algo, args.env, args.hyperparams, args.conf_file)
     n_envs = int(params.get("n_envs", 1) if args.n_envs is None else args.n_envs)
     n_timesteps = int(params["n_timesteps"] if args.n_timesteps is None else args.n_timesteps)
     params = {**params, "n_envs": n_envs, "n_timesteps": n_timesteps}
     check_training_seed(args.seed, n_envs)
-    if n_envs < 1 or n_timesteps < 1 or args.eval_freq < 0 or args.eval_episodes < 0:
-        raise ValueError("--n-envs and -n must be >= 1, --eval-freq and --eval-episodes >= 0")
+    if n_envs < 1 or n_timesteps < 1 or min(args.eval_freq, args.eval_episodes, args.checkpoint_freq or 0) < 0:
+        raise ValueError("--n-envs and -n must be >= 1, --eval-freq, --eval-episodes and --checkpoint-freq >= 0")
     algo_kwargs(params, args.algo, args.optimizer)  # fails early on a bad policy_kwargs or schedule
     obs_space = threebody_env.ThreeBodyVectorEnv(num_envs=1, **env_kwargs).single_observation_space
     check_hyperparams(params, int(np.prod(obs_space.shape or ())))
     check_device(args.device)
     check_log_folder(args.log_folder)
     if args.trained_agent is not None:
-        check_trained_agent(cls, args.trained_agent, env_kwargs)
+        check_trained_agent(args.algo, args.trained_agent, env_kwargs)
     return PreparedRun(args, params, env_kwargs, n_timesteps, n_envs)
 
 
-def check_trained_agent(cls: type[BaseAlgorithm], path: str, env_kwargs: dict[str, Any]) -> None:
-    """Raise ``FileNotFoundError`` / ``ValueError`` unless ``path`` is a ``cls`` model for this environment."""
+def check_trained_agent(algo: str, path: str, env_kwargs: dict[str, Any]) -> None:
+    """Raise ``FileNotFoundError`` / ``ValueError`` unless ``path`` is an ``algo`` model for this environment."""
     if not Path(path).is_file():
         raise FileNotFoundError(f"no model to continue from at {path!r}")
-    try:
-        model = cls.load(path, device="cpu")
-    except Exception as error:  # a zip of another algorithm or no model at all fails in many ways
-        raise ValueError(f"cannot load {path} as a {cls.__name__} model: {error}") from None
+    model = load_model(algo, path)
     env = threebody_env.ThreeBodyVectorEnv(num_envs=1, **env_kwargs)
     if (model.observation_space, model.action_space) != (env.single_observation_space, env.single_action_space):
         raise ValueError(f"{path} was trained with observation space {model.observation_space} and action space "
@@ -351,8 +203,35 @@ def plain(value: Any) -> Any:
 FAILED_MARKER = "FAILED.txt"
 
 
-def train(run: PreparedRun) -> Path:
-    """Train as prepared, write the run folder and return its path.
+def prepare_resume(run_dir: str | Path, n_timesteps: int | None = None, progress: bool = True
+                   ) -> tuple[PreparedRun, Path]:
+    """The run of folder ``run_dir`` prepared again from its ``args.yml`` and ``config.yml`` (``-n``
+    may raise its total), and the latest checkpoint to continue it from; one-line errors otherwise."""
+    run_dir = Path(run_dir)
+    if not (run_dir / "args.yml").is_file() or not (run_dir / "config.yml").is_file():
+        raise FileNotFoundError(f"--resume {str(run_dir)!r} is not a run folder: it has no args.yml and config.yml")
+    checkpoint = latest_checkpoint(run_dir)
+    if checkpoint is None:
+        raise FileNotFoundError(f"--resume: {run_dir} has no checkpoint (checkpoints/step_<n>) to continue from")
+    saved = {**yaml.safe_load((run_dir / "args.yml").read_text()), "progress": progress, "trained_agent": None,
+             "hyperparams": yaml.safe_load((run_dir / "config.yml").read_text()), "log_folder": str(run_dir.parent)}
+    try:
+        args = TrainArgs(**{**saved, "n_timesteps": n_timesteps or saved["n_timesteps"]})
+    except TypeError as error:
+        raise ValueError(f"--resume: {run_dir / 'args.yml'} does not hold train.py's arguments ({error})") from None
+    run = prepare(args)
+    steps = checkpoint_steps(checkpoint)  # at the total with no model.zip: killed while finishing, so finish
+    if run.n_timesteps < steps or (run.n_timesteps == steps and (run_dir / "model.zip").exists()):
+        raise ValueError(f"--resume: {run_dir} has trained {steps} of its {run.n_timesteps} "
+                         "steps; pass -n above that to train on")
+    return run, checkpoint
+
+
+def train(run: PreparedRun, checkpoint: Path | None = None,
+          on_validation: Callable[[int, RolloutResult], bool] | None = None) -> Path:
+    """Train as prepared, write the run folder and return its path. With ``checkpoint`` (from
+    :func:`prepare_resume`) continue that run in its own folder; ``on_validation`` goes to
+    :class:`~agents.callbacks.ValidationCallback` (an Optuna trial's pruning).
 
     Ctrl-C stops training after the current step and saves the model trained so far; a second
     Ctrl-C, or any error, leaves no ``model.zip`` (a crashed run must not look trained) but
@@ -360,43 +239,59 @@ def train(run: PreparedRun) -> Path:
     """
     args = run.args
     torch.set_num_threads(TORCH_THREADS)
-    run_dir = create_run_dir(args.log_folder, args.algo, args.env)
+    run_dir = create_run_dir(args.log_folder, args.algo, args.env) if checkpoint is None else checkpoint.parents[1]
     try:
-        _train_into(run, run_dir)
+        _train_into(run, run_dir, checkpoint, on_validation)
     except BaseException as error:
         (run_dir / FAILED_MARKER).write_text(f"{type(error).__name__}: {error}\n")
         print(f"Training failed ({type(error).__name__}); {run_dir} holds no model, see {FAILED_MARKER}.",
               file=sys.stderr)
         raise
+    (run_dir / FAILED_MARKER).unlink(missing_ok=True)  # a resumed run that finished is no longer a failed one
     return run_dir
 
 
-def _train_into(run: PreparedRun, run_dir: Path) -> None:
+def _train_into(run: PreparedRun, run_dir: Path, checkpoint: Path | None,
+                on_validation: Callable[[int, RolloutResult], bool] | None) -> None:
     args = run.args
-    saved_args = {**asdict(args), "n_timesteps": run.n_timesteps, "n_envs": run.n_envs, "env_kwargs": run.env_kwargs}
-    (run_dir / "args.yml").write_text(yaml.safe_dump(plain(saved_args), sort_keys=False))
-    (run_dir / "config.yml").write_text(yaml.safe_dump(plain(run.hyperparams), sort_keys=False))
-
-    episode_intervals = int(run.hyperparams.get("episode_intervals", threebody_env.TRAINING_EPISODE_STEPS))
-    env = make_sb3_vec_env(run.n_envs, max_episode_steps=episode_intervals, **run.env_kwargs)
+    if checkpoint is None:
+        saved_args = {**asdict(args), "n_timesteps": run.n_timesteps, "n_envs": run.n_envs,
+                      "env_kwargs": run.env_kwargs}
+        (run_dir / "args.yml").write_text(yaml.safe_dump(plain(saved_args), sort_keys=False))
+        (run_dir / "config.yml").write_text(yaml.safe_dump(plain(run.hyperparams), sort_keys=False))
+        episode_intervals = int(run.hyperparams.get("episode_intervals", threebody_env.TRAINING_EPISODE_STEPS))
+        env = make_sb3_vec_env(run.n_envs, max_episode_steps=episode_intervals, **run.env_kwargs)
+        saved_states: dict[str, Any] = {}
+    else:
+        model, env, saved_states = load_checkpoint(checkpoint, ALGOS[args.algo], args.device, str(run_dir / "tb"))
     try:
-        model = build_model(run, env, run_dir)
+        if checkpoint is None:
+            model = build_model(run, env, run_dir)
         interrupt = StopOnInterrupt()
         episodes = EpisodeLogCallback()
-        callbacks = [interrupt, episodes]
+        callbacks: list[BaseCallback] = [interrupt, episodes]
+        stateful: dict[str, Any] = {"episodes": episodes}
         if args.eval_freq > 0 and args.eval_episodes > 0:
             seeds = seeds_from(VALIDATION_SEEDS, args.eval_episodes)
-            callbacks.append(ValidationCallback(run_dir, seeds, run.env_kwargs, args.eval_freq,
-                                                EVALUATION_EPISODE_STEPS, interrupt=interrupt))
+            stateful["validation"] = ValidationCallback(run_dir, seeds, run.env_kwargs, args.eval_freq,
+                                                        EVALUATION_EPISODE_STEPS, interrupt, on_validation)
+            callbacks.append(stateful["validation"])
+        freq = default_freq(run.n_timesteps) if args.checkpoint_freq is None else args.checkpoint_freq
+        if freq > 0:  # last: its checkpoints hold the others' states after this step
+            callbacks.append(CheckpointCallback(run_dir, freq, dict(stateful)))
+            stateful["checkpoint"] = callbacks[-1]
+        for name, state in saved_states.items():
+            stateful[name].restore(state)
         start = time.perf_counter()
         with interrupt:
-            model.learn(run.n_timesteps, callback=CallbackList(callbacks), progress_bar=args.progress,
-                        tb_log_name="run")
+            model.learn(run.n_timesteps - model.num_timesteps if checkpoint else run.n_timesteps,
+                        callback=CallbackList(callbacks), progress_bar=args.progress, tb_log_name="run",
+                        reset_num_timesteps=checkpoint is None)
     finally:
         env.close()
     if interrupt.requested:
         print("Interrupted: saving the model trained so far.")
-    model.save(run_dir / "model.zip")
+    write_atomically(run_dir / "model.zip", model.save)
     curve: dict[str, Any] = episodes.arrays()  # Any: savez's **kwds
     np.savez(run_dir / "episodes.npz", **curve)
     plot_learning_curve(curve, run_dir / "learning_curve.png")

@@ -88,6 +88,8 @@ class Controller:
             path = controller_path(path)
         if not path.is_file():
             raise FileNotFoundError(f"no controller at {path}; write one with `python -m agents.export <run folder>`")
+        if not zipfile.is_zipfile(path):  # np.load would suggest allow_pickle=True: misleading and unsafe
+            raise ValueError(f"cannot read controller {path}: not a .npz archive (agents.export writes them)")
         try:
             with np.load(path, allow_pickle=False) as data:
                 arrays = {name: data[name] for name in data.files}

@@ -16,8 +16,9 @@ import yaml
 from stable_baselines3.common.buffers import NStepReplayBuffer
 
 from agents.algorithms import ALGOS
+from agents.hyperparameters import evaluate_policy_kwargs
 from agents.train_cli import main
-from agents.training import FAILED_MARKER, create_run_dir, evaluate_policy_kwargs
+from agents.training import FAILED_MARKER, create_run_dir
 from threebody_env.config import EnvConfig, setting_names
 
 #: A few hundred steps; large time-step parameters only, so that untrained policies integrate cheaply.
@@ -156,6 +157,12 @@ def test_adamp_trains_a_layernorm_network_reproducibly(tmp_path):
         (["--device", "banana"], "--device 'banana'"),
         (["--env-kwargs", "max_integrator_steps:1180591620717411303424"], "max_integrator_steps="),
         (["--env-kwargs", "cost_wieght:0.001"], "unknown environment setting 'cost_wieght': did you mean cost_weight?"),
+        (["--checkpoint-freq", "-1"], "--checkpoint-freq >= 0"),
+        (["-conf", "missing.yml"], "cannot read hyperparameters from missing.yml"),
+        (["--optimize", "--n-trials", "0"], "--n-trials must be >= 1"),
+        (["--optimize", "--eval-freq", "0"], "--optimize scores trials on validation"),
+        (["--optimize", "--storage", "nosuchdialect://db"], "--storage 'nosuchdialect://db': cannot open"),
+        (["--resume", "somewhere", "--optimize"], "does not combine with --optimize"),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(tmp_path, capsys, argv, message):

@@ -19,6 +19,8 @@ REWARDS = ("interval", "accumulated", "final", "paper")
 COSTS = ("force_evals", "wall_time")
 #: Largest step budget per interval: the kernels count in int64, and a larger budget is a hang anyway.
 MAX_INTEGRATOR_STEPS = 10**12
+#: Most values a discrete action set may have: the set is an array (2**70 values raised OverflowError).
+MAX_ACTIONS = 10**6
 #: Largest weight of a reward term: keeps every reward finite (one interval's cost ratio stays far below 1e290).
 MAX_REWARD_WEIGHT = 1e6
 
@@ -96,11 +98,15 @@ class EnvConfig:
         object.__setattr__(self, "param_range", (lo, hi))
         if self.n_actions is None:
             object.__setattr__(self, "n_actions", max(2, round(3 * math.log10(hi / lo)) + 1))
-        if not (is_integer(self.n_actions) and self.n_actions >= 2):
-            raise ValueError(f"n_actions={self.n_actions!r} must be an integer >= 2")
+        if not (is_integer(self.n_actions) and 2 <= self.n_actions <= MAX_ACTIONS):
+            raise ValueError(f"n_actions={self.n_actions!r} must be an integer in [2, {MAX_ACTIONS:.0e}] (for a finer "
+                             "choice use action_mode='continuous')")
         for name in ("interval", "max_energy_error", "target_error", "error_ceiling", "cost_weight", "failure_penalty"):
             _positive(name, getattr(self, name), allow_zero=name in ("cost_weight", "failure_penalty"))
         _positive("softening", self.softening, allow_zero=True)
+        for name in ("interval", "max_energy_error", "target_error", "error_ceiling", "cost_weight", "failure_penalty",
+                     "softening"):  # an int (interval=1) would make Numba compile the kernels again for int arguments
+            object.__setattr__(self, name, float(getattr(self, name)))
         for name in ("cost_weight", "failure_penalty"):
             if getattr(self, name) > MAX_REWARD_WEIGHT:
                 raise ValueError(f"{name}={getattr(self, name)!r} must be at most {MAX_REWARD_WEIGHT:g}, "

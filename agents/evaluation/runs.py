@@ -20,6 +20,7 @@ from gymnasium import spaces
 from gymnasium.envs.registration import registry
 
 import integrators
+from agents import algorithms
 from agents.algorithms import ALGOS
 from agents.rollout import LocalErrorFunction, reference_local_errors
 from threebody_env import ThreeBodyVectorEnv
@@ -277,12 +278,12 @@ def _same_space(a: spaces.Space, b: spaces.Space) -> bool:
 def load_model(algo: str, model_path: str):
     """The SB3 model on CPU, loaded once per process (chunks of one run share it)."""
     try:
-        return ALGOS[algo].load(model_path, device="cpu")
-    except Exception as exc:  # a corrupt or foreign zip: say which file, not SB3's internals
-        raise EvaluationError(f"cannot load {model_path} as a {algo} model: {exc}") from None
+        return algorithms.load_model(algo, model_path)
+    except ValueError as exc:  # a corrupt or foreign zip: say which file and why, not SB3's internals
+        raise EvaluationError(str(exc)) from None
 
 
 @functools.lru_cache(maxsize=4)
 def load_model_data(algo: str, data: bytes):
     """The SB3 model from the bytes of its .zip, loaded once per process (bytes hash by content)."""
-    return ALGOS[algo].load(io.BytesIO(data), device="cpu")
+    return algorithms.load_model(algo, io.BytesIO(data))
