@@ -103,11 +103,16 @@ class Front:
 
 def fixed_action_front(env_kwargs: dict[str, Any], n_episodes: int) -> Front:
     """Every fixed action of the environment's discrete action set on the first ``n_episodes``
-    validation initial conditions, for as many intervals as a validation episode."""
+    validation initial conditions, for as many intervals as a validation episode.
+
+    The front is the trained method's own (as a sweep's): a trial is scored against the parameters of the
+    integrator it steers; ``evaluate.py`` then judges the chosen run against the union of every method's."""
     from agents import evaluation
 
     settings = evaluation.Settings(evaluation.checked_config(env_kwargs), EVALUATION_EPISODE_STEPS, deployed=False)
-    fixed = [s for s in evaluation.baseline_specs(settings.config, reference=False) if s.role == "fixed"]
+    own = [evaluation.BaselineMethod(settings.config.integrator)]
+    fixed = [s for s in evaluation.baseline_specs(settings.config, reference=False, baselines=own)
+             if s.role == "fixed"]
     results = evaluation.evaluate(fixed, seeds_from(VALIDATION_SEEDS, n_episodes), settings, n_traces=0,
                                   progress=False)
     summaries = [evaluation.summarize(s, results[s.name]) for s in fixed]
