@@ -44,8 +44,8 @@ class EnvConfig:
     ``integrator`` may also be a list of two or more methods (the meta environment, ``ThreeBodyMeta-v0``):
     the discrete action then chooses a (method, parameter) pair, each method's default grid (3 values
     per decade over its range) concatenated in the order given (:attr:`grid`); ``param_range`` and
-    ``n_actions`` must then be left None, and resolve to the first method's range and the total number
-    of pairs. ``method`` is the first method, the one "run last" at reset; ``methods`` lists them all.
+    ``n_actions`` must then be left None (or hold what they resolve to): the first method's range and
+    the total number of pairs. ``method`` is the first method, the one "run last" at reset; ``methods`` lists them all.
     """
 
     integrator: str | tuple[str, ...] = "hermite"
@@ -85,7 +85,11 @@ class EnvConfig:
         names = _method_names(self.integrator)
         if not isinstance(self.integrator, str):
             object.__setattr__(self, "integrator", names)
-            if self.action_mode != "discrete" or self.param_range is not None or self.n_actions is not None:
+            pairs = sum(len(_default_grid(integrators.METHODS[name].param_range)) for name in names)
+            first_range = integrators.METHODS[names[0]].param_range
+            resolved = (self.param_range is None or _pair("param_range", self.param_range) == first_range) and \
+                self.n_actions in (None, pairs)  # a config written out (config_kwargs) holds the resolved values
+            if self.action_mode != "discrete" or not resolved:
                 raise ValueError(f"integrator={list(names)!r} chooses among methods with a discrete action over each "
                                  "method's default grid: leave action_mode, param_range and n_actions at their defaults")
         methods = tuple(integrators.METHODS[name] for name in names)
