@@ -50,7 +50,7 @@ def test_actions_are_each_methods_grid_concatenated():
     ({"integrator": ["hermite", "nope"]}, "unknown"),
     ({"integrator": 3}, "unknown"),
     ({**META, "action_mode": "continuous"}, "discrete"),
-    ({**META, "param_range": (1e-3, 1e-1)}, "default grid"),
+    ({**META, "param_range": (1e-4, 1e-1)}, "default grid"),
     ({**META, "n_actions": 5}, "default grid"),
     ({**META, "observation": "paper"}, "which method"),
 ])
@@ -167,3 +167,27 @@ def test_deployed_episodes_of_a_switching_policy_end_as_the_environment(switchin
     np.testing.assert_array_equal(got.force_evals, expected.force_evals)
     np.testing.assert_array_equal(got.intervals, expected.intervals)
     assert got.switches.sum() >= 20 and np.all(got.switches < got.intervals - 1), "it should switch and stay"
+
+
+def test_your_own_loop_with_the_observer_follows_a_switching_policy_as_the_environment(switching_policy):
+    """The user's loop: Observer, Controller.decision, advance_kernel with the method it names (state zeroed by
+    the record's owner check on a switch): the observations are the environment's, bit for bit."""
+    controller = Controller.load(switching_policy[1])
+    env = ThreeBodyEnv(**META)
+    obs, _ = env.reset(seed=3_000_002)
+    pos, vel, mass = (x.copy() for x in (env._systems.pos[0], env._systems.vel[0], env._systems.mass[0]))
+    observer = controller.observer(pos, vel, mass)
+    settings = controller.episode_settings
+    state = np.zeros(integrators.state_size(3))
+    for _ in range(40):
+        mine = observer.observe(pos, vel)
+        np.testing.assert_array_equal(mine, obs)
+        method, param = controller.decision(mine)
+        index = controller.methods.index(method)
+        _, evals, status = integrators.advance_kernel(integrators.METHODS[method].method_id, pos, vel, mass,
+                                                      settings.interval, param, settings.softening,
+                                                      settings.max_integrator_steps, state)
+        observer.record(pos, vel, evals, param, status, method=index)
+        obs, _, terminated, _, _ = env.step(controller.action(mine))
+        if terminated:
+            break
