@@ -90,8 +90,8 @@ class EnvConfig:
             resolved = (self.param_range is None or _pair("param_range", self.param_range) == first_range) and \
                 self.n_actions in (None, pairs)  # a config written out (config_kwargs) holds the resolved values
             if self.action_mode != "discrete" or not resolved:
-                raise ValueError(f"integrator={list(names)!r} chooses among methods with a discrete action over each "
-                                 "method's default grid: leave action_mode, param_range and n_actions at their defaults")
+                raise ValueError(f"integrator={list(names)!r} chooses among methods with a discrete action over "
+                                 "each method's default grid: leave action_mode, param_range and n_actions alone")
         methods = tuple(integrators.METHODS[name] for name in names)
         method = methods[0]
         object.__setattr__(self, "method", method)
@@ -159,7 +159,8 @@ class EnvConfig:
         each method's default grid in turn (e.g. Hermite's 7 values of eta, then IAS15's 19 of epsilon).
         """
         if len(self.methods) == 1:
-            return np.zeros(self.n_actions, dtype=np.int64), np.logspace(*np.log10(self.param_range), self.n_actions)
+            lo, hi = np.log10(self.param_range)
+            return np.zeros(self.n_actions, dtype=np.int64), np.logspace(lo, hi, self.n_actions)
         grids = [_default_grid(m.param_range) for m in self.methods]
         return (np.concatenate([np.full(len(g), i, dtype=np.int64) for i, g in enumerate(grids)]),
                 np.concatenate(grids))
@@ -210,11 +211,11 @@ def settings_help() -> str:
 
 def _method_names(integrator: object) -> tuple[str, ...]:
     """The method name(s) of ``integrator`` (a name, or a list of two or more distinct names), checked."""
-    names = (integrator,) if isinstance(integrator, str) else integrator
+    value: Any = integrator
     try:
-        names = tuple(names)  # type: ignore[arg-type]
+        names: tuple = (value,) if isinstance(value, str) else tuple(value)
     except TypeError:
-        names = (integrator,)
+        names = (value,)
     unknown = [name for name in names if name not in integrators.METHODS]
     if unknown or not names:
         raise ValueError(f"integrator={integrator!r} is unknown; choose from {list(integrators.METHODS)} "

@@ -27,15 +27,15 @@ def episode_settings(config: EnvConfig) -> EpisodeSettings:
         raise ValueError(f"a deployed episode observes cost in force evaluations; cost={config.cost!r} is wall time")
     log_low, log_high = np.log10(config.param_range)  # as the environment's ActionMap, bit for bit
     actions = ActionMap(config)
-    meta = actions.log_ranges is not None
+    ranges = actions.log_ranges if actions.log_ranges is not None else np.zeros((0, 2))
     return EpisodeSettings(
         method_id=config.method.method_id, interval=config.interval, softening=config.softening,
         max_integrator_steps=int(config.max_integrator_steps), max_energy_error=config.max_energy_error,
         reference_param=config.reference_param, cost_reference_param=config.cost_reference_param,
         log_range=(float(log_low), float(log_high)), observation=config.observation,
-        method_ids=tuple(m.method_id for m in config.methods) if meta else (),
-        log_ranges=tuple((float(lo), float(hi)) for lo, hi in actions.log_ranges) if meta else (),
-        action_methods=tuple(actions.method_of.tolist()) if meta else (),
+        method_ids=tuple(m.method_id for m in config.methods) if len(ranges) else (),
+        log_ranges=tuple((float(lo), float(hi)) for lo, hi in ranges),
+        action_methods=tuple(actions.method_of.tolist()) if len(ranges) else (),
     )
 
 

@@ -47,7 +47,7 @@ class MethodSpec:
     action: float | None = None
     action_mode: str | None = None
     model_data: bytes | None = field(default=None, repr=False)
-    integrator: str | None = None
+    integrator: str | tuple[str, ...] | None = None  # a tuple: a meta policy's methods
     param_range: tuple[float, float] | None = None
     n_actions: int | None = None
 

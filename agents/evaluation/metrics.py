@@ -234,7 +234,8 @@ def summarize(spec: MethodSpec, result: RolloutResult, tolerance: float = DEFAUL
     deployed = result.deployed_wall_time
     measured = not np.isnan(result.local_error).any()
     return MethodSummary(
-        method=spec.name, role=spec.role, integrator=spec.integrator or "", episodes=int(result.seeds.size),
+        method=spec.name, role=spec.role,
+        integrator=spec.integrator if isinstance(spec.integrator, str) else "+".join(spec.integrator or ()), episodes=int(result.seeds.size),
         final_error=error_statistics(episode_errors(result), tolerance),
         local_error=error_statistics(episode_errors(result, "local_error"), tolerance) if measured else None,
         max_error=Percentiles.of(result.max_energy_error),
