@@ -32,6 +32,9 @@ class ThreeBodyEnv(gym.Env):
     range with 3 values per decade (the paper's spacing): for Hermite 7 values of ``eta`` in
     [1e-3, 1e-1]; widen it with ``param_range`` (smaller ``eta`` still buys accuracy).
     ``"continuous"``: ``Box(-1, 1, (1,), float32)``, linear in log10 of the parameter over the range.
+    With ``integrator`` a list of methods (``ThreeBodyMeta-v0``: Hermite and IAS15), action k is the k-th
+    (method, parameter) pair, each method's default grid concatenated; the observation then ends with
+    the index of the method that ran last scaled to [-1, 1], and ``info["method"]`` names it.
 
     ## Observation Space
     ``observation="summary"`` (default): ``Box(-50, 50, (6,), float32)``: log10 of the shortest
