@@ -138,7 +138,8 @@ def controller_from_model(model: BaseAlgorithm, env_kwargs: EnvConfig | dict[str
         "algo": _algo_name(model), "env_id": env_id,
         "env_kwargs": config_kwargs(config) if isinstance(env_kwargs, EnvConfig) else env_kwargs,
         "observation": config.observation,
-        "action_mode": config.action_mode, "integrator": config.integrator, "param": config.method.param,
+        "action_mode": config.action_mode, "integrator": config.integrator,
+        "param": config.method.param if len(config.methods) == 1 else [m.param for m in config.methods],
         "param_range": list(config.param_range), "source": source,
         "episode": episode_settings(config).to_dict() if config.cost == "force_evals" else None,
     }

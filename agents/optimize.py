@@ -110,7 +110,7 @@ def fixed_action_front(env_kwargs: dict[str, Any], n_episodes: int) -> Front:
     from agents import evaluation
 
     settings = evaluation.Settings(evaluation.checked_config(env_kwargs), EVALUATION_EPISODE_STEPS, deployed=False)
-    own = [evaluation.BaselineMethod(settings.config.integrator)]
+    own = [evaluation.BaselineMethod(settings.config.method.name)]
     fixed = [s for s in evaluation.baseline_specs(settings.config, reference=False, baselines=own)
              if s.role == "fixed"]
     results = evaluation.evaluate(fixed, seeds_from(VALIDATION_SEEDS, n_episodes), settings, n_traces=0,

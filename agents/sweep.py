@@ -254,7 +254,7 @@ def fixed_action_reference(spec: SweepSpec) -> list[MethodSummary]:
     env_kwargs = resolve_env_kwargs(spec.train.get("env", "ThreeBody-v0"), spec.train.get("env_kwargs", {}))
     config = evaluation.checked_config({**env_kwargs, "record_wall_time": True})
     settings = evaluation.Settings(config, spec.n_intervals)
-    own = [evaluation.BaselineMethod(config.integrator)]  # the sweep's own method: its figure has one front
+    own = [evaluation.BaselineMethod(config.method.name)]  # the sweep's own method: its figure has one front
     baselines = [s for s in evaluation.baseline_specs(settings.config, reference=False, baselines=own)
                  if s.role == "fixed"]
     results = evaluation.evaluate(baselines, seeds_from(TEST_SEEDS, spec.n_ics), settings, n_traces=0, progress=False)

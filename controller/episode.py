@@ -19,7 +19,14 @@ import numpy as np
 from numba import njit
 
 import integrators
-from controller.features import PAPER_SIZE, SUMMARY_SIZE, paper_features, reset_scales, system_features
+from controller.features import (
+    PAPER_SIZE,
+    SUMMARY_SIZE,
+    method_feature,
+    paper_features,
+    reset_scales,
+    system_features,
+)
 from controller.network import NOT_FINITE, OK, decide_into, scratch
 from integrators import energy_kernel, pairwise_timescale
 
@@ -37,6 +44,11 @@ class EpisodeSettings:
     environment does; ``reference_param`` the "last parameter" at reset and
     ``cost_reference_param`` the parameter whose one-interval cost is the observation's cost unit;
     ``log_range`` log10 of the environment's parameter range (the observation's parameter scale).
+
+    A meta environment (several methods) adds ``method_ids`` (each method's ``method_id``, the first
+    being ``method_id``), ``log_ranges`` (log10 of each method's range) and ``action_methods`` (the
+    method index of each discrete action); all three are empty for one method. The observation then
+    has one more feature, :func:`controller.features.method_feature`.
     """
 
     method_id: int
@@ -48,40 +60,71 @@ class EpisodeSettings:
     cost_reference_param: float
     log_range: tuple[float, float]
     observation: str = "summary"
+    method_ids: tuple[int, ...] = ()
+    log_ranges: tuple[tuple[float, float], ...] = ()
+    action_methods: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if self.observation not in OBSERVATION_SIZES:
             raise ValueError(f"a deployed episode computes the observations {sorted(OBSERVATION_SIZES)}; "
                              f"got {self.observation!r}")
+        if self.method_ids and (len(self.method_ids) < 2 or len(self.log_ranges) != len(self.method_ids)
+                                or self.method_ids[0] != self.method_id or self.observation == "paper"
+                                or not all(0 <= m < len(self.method_ids) for m in self.action_methods)):
+            raise ValueError(f"inconsistent methods: method_ids={self.method_ids}, log_ranges={self.log_ranges}, "
+                             f"action_methods={self.action_methods}, observation={self.observation!r}")
+
+    def observation_size(self, n_bodies: int) -> int:
+        """The observation's number of features for ``n_bodies`` bodies (the method's included)."""
+        return OBSERVATION_SIZES[self.observation](n_bodies) + int(bool(self.method_ids))
+
+    def method_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(method ids (M,) int64, log ranges (M, 2) float64, action methods (K,) int64) for the compiled
+        loop; one method: its id, ``log_range`` and no action methods."""
+        if not self.method_ids:
+            return (np.array([self.method_id], dtype=np.int64), np.array([self.log_range], dtype=np.float64),
+                    np.zeros(0, dtype=np.int64))
+        return (np.array(self.method_ids, dtype=np.int64), np.array(self.log_ranges, dtype=np.float64),
+                np.array(self.action_methods, dtype=np.int64))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> EpisodeSettings:
-        return cls(**{**values, "log_range": tuple(values["log_range"])})
+        return cls(**{**values, "log_range": tuple(values["log_range"]),
+                      "method_ids": tuple(values.get("method_ids", ())),
+                      "log_ranges": tuple(tuple(r) for r in values.get("log_ranges", ())),
+                      "action_methods": tuple(values.get("action_methods", ()))})
 
 
 @dataclass(frozen=True)
 class EpisodeResult:
     """One deployed episode: final (E - E0) / |E0| (signed), force evaluations (integration only),
     intervals run, the integrator's last status (``integrators.Status``), and wall time in seconds
-    of the whole episode (reset, observations, decisions and integration)."""
+    of the whole episode (reset, observations, decisions and integration); ``switches``: how often the
+    method changed between consecutive intervals (0 for one method)."""
 
     final_energy_error: float
     force_evals: int
     intervals: int
     status: int
     wall_time: float
+    switches: int = 0
 
 
 @njit(cache=True, error_model="numpy")
-def _episode(policy, controlled, fixed_param, pos, vel, mass, n_intervals, method_id, interval, softening,
-             max_steps, max_energy_error, reference_param, cost_reference_param, log_low, log_high, n_features,
-             paper):
+def _episode(policy, controlled, fixed_param, pos, vel, mass, n_intervals, method_ids, interval, softening,
+             max_steps, max_energy_error, reference_param, cost_reference_param, log_ranges, action_methods,
+             n_features, paper):
     """The deployed loop, in place on ``pos``/``vel``. ``controlled``: decide every interval with
     ``policy`` on the summary or full features, or on the paper's (``paper``); else integrate at
-    ``fixed_param``. Returns (final error, force evals, intervals, status)."""
+    ``fixed_param``. Method index m (into ``method_ids``, ``log_ranges``) starts at 0; with several
+    methods each decision's action picks it (``action_methods``) and the observation ends with
+    its feature. Returns (final error, force evals, intervals, status, method switches)."""
+    n_methods = method_ids.size
+    method = switches = 0
+    method_id = method_ids[0]
     eps2 = softening * softening
     energy0 = energy_kernel(pos, vel, mass, eps2)
     length_scale = speed_scale = reference_cost = cost = 1.0
@@ -105,11 +148,21 @@ def _episode(policy, controlled, fixed_param, pos, vel, mass, n_intervals, metho
                 paper_features(pos, vel, energy_error, observation)
             else:
                 timescale = pairwise_timescale(pos, vel, mass)
+                features = observation[:n_features - 1] if n_methods > 1 else observation
                 system_features(pos, vel, mass, timescale, length_scale, speed_scale, interval, accumulated_error,
-                                step_error, param, log_low, log_high, cost, reference_cost, energy_error, observation)
-            decision, _, param = decide_into(policy, observation, buffers)
+                                step_error, param, log_ranges[method, 0], log_ranges[method, 1], cost,
+                                reference_cost, energy_error, features)
+                if n_methods > 1:
+                    observation[n_features - 1] = method_feature(method, n_methods)
+            decision, action, param = decide_into(policy, observation, buffers)
             if decision != OK:
-                return np.nan, force_evals, intervals, NOT_FINITE
+                return np.nan, force_evals, intervals, NOT_FINITE, switches
+            if n_methods > 1:
+                chosen = action_methods[int(action)]
+                if intervals > 0 and chosen != method:
+                    switches += 1
+                method = chosen
+                method_id = method_ids[method]
         else:
             param = fixed_param
         _, evals, status = integrators.advance_kernel(method_id, pos, vel, mass, interval, param, softening,
@@ -126,7 +179,7 @@ def _episode(policy, controlled, fixed_param, pos, vel, mass, n_intervals, metho
         energy_error = error
         if abs(error) > max_energy_error or status != OK:
             break
-    return energy_error, force_evals, intervals, status
+    return energy_error, force_evals, intervals, status, switches
 
 
 def run_episode(policy: tuple | None, initial_condition: tuple[np.ndarray, np.ndarray, np.ndarray],
@@ -144,7 +197,7 @@ def run_episode(policy: tuple | None, initial_condition: tuple[np.ndarray, np.nd
     if not (isinstance(n_intervals, (int, np.integer)) and n_intervals >= 1):
         raise ValueError(f"n_intervals={n_intervals!r} must be an integer >= 1")
     pos, vel, mass = integrators.as_state(*initial_condition)
-    n_features = OBSERVATION_SIZES[settings.observation](pos.shape[0])
+    n_features = settings.observation_size(pos.shape[0])
     if policy is None:
         assert fixed_param is not None  # exactly one of the two, checked above
         policy, controlled, param = _NO_POLICY, False, float(fixed_param)
@@ -154,13 +207,16 @@ def run_episode(policy: tuple | None, initial_condition: tuple[np.ndarray, np.nd
             raise ValueError(f"the policy reads {policy[0][0]} features; a {settings.observation!r} observation "
                              f"of {pos.shape[0]} bodies has {n_features}")
     s = settings
+    method_ids, log_ranges, action_methods = s.method_arrays()
+    if controlled and method_ids.size > 1 and action_methods.size != policy[7].size:
+        raise ValueError(f"the policy has {policy[7].size} discrete actions; the methods' grids {action_methods.size}")
     start = time.perf_counter()
-    error, evals, intervals, status = _episode(
-        policy, controlled, param, pos, vel, mass, int(n_intervals), s.method_id, s.interval, s.softening,
-        s.max_integrator_steps, s.max_energy_error, s.reference_param, s.cost_reference_param, s.log_range[0],
-        s.log_range[1], n_features, s.observation == "paper")
+    error, evals, intervals, status, switches = _episode(
+        policy, controlled, param, pos, vel, mass, int(n_intervals), method_ids, s.interval, s.softening,
+        s.max_integrator_steps, s.max_energy_error, s.reference_param, s.cost_reference_param, log_ranges,
+        action_methods, n_features, s.observation == "paper")
     wall = time.perf_counter() - start
-    return EpisodeResult(float(error), int(evals), int(intervals), int(status), wall)
+    return EpisodeResult(float(error), int(evals), int(intervals), int(status), wall, int(switches))
 
 
 def _placeholder_policy() -> tuple:

@@ -71,6 +71,12 @@ def system_features(pos, vel, mass, timescale, length_scale, speed_scale, interv
     out[base + 5] = _bounded(log_error_feature(energy_error))
 
 
+@njit(cache=True)
+def method_feature(index, n_methods):
+    """The meta environment's last feature: the index of the method that ran last, scaled to [-1, 1]."""
+    return np.float32(2.0 * index / (n_methods - 1) - 1.0)
+
+
 @njit(cache=True, error_model="numpy")
 def reset_scales(pos, mass):
     """(length scale, speed scale) of a system at reset: its RMS radius about the centre of mass and

@@ -27,8 +27,8 @@ import math
 import numpy as np
 
 import integrators
-from controller.episode import OBSERVATION_SIZES, EpisodeSettings
-from controller.features import reset_scales, system_features
+from controller.episode import EpisodeSettings
+from controller.features import method_feature, reset_scales, system_features
 from integrators import energy_kernel, pairwise_timescale
 
 
@@ -64,7 +64,8 @@ class Observer:
         self.energy_error = self.step_error = self.accumulated_error = 0.0
         self.force_evals = self.intervals = 0
         self.failed = False
-        self._size = OBSERVATION_SIZES[settings.observation](pos.shape[0])
+        self.method = 0  # index into settings.method_ids of the method that ran last (a meta policy's)
+        self._size = settings.observation_size(pos.shape[0])
 
     def observe(self, pos: np.ndarray, vel: np.ndarray) -> np.ndarray:
         """The observation (D,) float32 of the current state (positions and velocities (N, 3) float64)."""
@@ -74,15 +75,21 @@ class Observer:
             raise ValueError(f"pos {pos.shape} and vel {vel.shape} must be ({self.mass.size}, 3), as at reset")
         out = np.empty(self._size, dtype=np.float32)
         s = self.settings
+        meta = bool(s.method_ids)
+        log_low, log_high = s.log_ranges[self.method] if meta else s.log_range
         system_features(pos, vel, self.mass, pairwise_timescale(pos, vel, self.mass), self.length_scale,
                         self.speed_scale, s.interval, self.accumulated_error, self.step_error, self.param,
-                        s.log_range[0], s.log_range[1], self.cost, self.reference_cost, self.energy_error, out)
+                        log_low, log_high, self.cost, self.reference_cost, self.energy_error,
+                        out[:-1] if meta else out)
+        if meta:
+            out[-1] = method_feature(self.method, len(s.method_ids))
         return out
 
     def record(self, pos: np.ndarray, vel: np.ndarray, force_evals: int, param: float,
-               status: int = integrators.Status.OK) -> float:
+               status: int = integrators.Status.OK, method: int = 0) -> float:
         """Book one interval that ended in ``pos``, ``vel`` after ``force_evals`` force evaluations at
-        ``param`` with the integrator's ``status``; returns the energy error (E - E0) / |E0| now."""
+        ``param`` with the integrator's ``status``; returns the energy error (E - E0) / |E0| now.
+        ``method``: for a meta policy, the index (into ``settings.method_ids``) of the method that ran."""
         if self.failed:
             raise ValueError("the episode has ended (observer.failed): start a new Observer")
         energy = energy_kernel(np.ascontiguousarray(pos, dtype=np.float64),
@@ -95,6 +102,7 @@ class Observer:
         self.accumulated_error += abs(self.step_error)
         self.energy_error = error
         self.param = float(param)
+        self.method = int(method)
         self.cost = float(force_evals)
         self.force_evals += int(force_evals)
         self.intervals += 1

@@ -163,6 +163,21 @@ class Controller:
         """The integrator parameter (e.g. Hermite's ``eta``) the policy picks for one observation (D,)."""
         return self._decide(observation)[1]
 
+    @property
+    def methods(self) -> list[str]:
+        """The integrator methods the policy chooses among, in action order (one for a single-method policy)."""
+        integrator = self.metadata.get("integrator", "hermite")
+        return [integrator] if isinstance(integrator, str) else list(integrator)
+
+    def decision(self, observation: np.ndarray) -> tuple[str, float]:
+        """(method name, parameter) the policy picks for one observation (D,): the method is always the
+        controller's one for a single-method policy, and the action's for a meta policy (ThreeBodyMeta-v0)."""
+        action, parameter = self._decide(observation)
+        methods = self.methods
+        if len(methods) == 1:
+            return methods[0], parameter
+        return methods[self.episode_settings.action_methods[int(action)]], parameter
+
     def actions(self, observations: np.ndarray) -> np.ndarray:
         """Actions for a batch (B, D): (B,) int64 indices, or (B, 1) float64 values in [-1, 1] (SB3's shapes)."""
         actions, _ = self._decide_batch(observations)

@@ -12,6 +12,9 @@ Importing the package registers the ids below, so both
 - ``ThreeBodyPaper-v0``: the paper's own environment with its faults fixed (:data:`PAPER_SETTINGS`):
   13 observations, 10 values of ``eta`` log-spaced over [1e-4, 1e-1], the paper's reward with
   (W1, W3) = (3000, 4); 100 intervals per training episode, 300 for evaluation (``docs/paper.md``).
+- ``ThreeBodyMeta-v0``: the action chooses the method and its parameter: Hermite's 7 values of
+  ``eta`` then IAS15's 19 of ``epsilon`` (each method's default grid), 26 actions; the observation
+  adds which method ran last, ``info["method"]`` names it (``docs/environment.md``).
 
 Both take N-body systems too: ``gymnasium.make("ThreeBody-v0", initial_conditions="plummer",
 n_bodies=16)`` (families "plummer", "hierarchical", "planetary"; see
@@ -54,6 +57,7 @@ _IDS: dict[str, dict[str, Any]] = {
     "ThreeBody-v0": {"action_mode": "discrete"},
     "ThreeBodyContinuous-v0": {"action_mode": "continuous"},
     "ThreeBodyPaper-v0": PAPER_SETTINGS,
+    "ThreeBodyMeta-v0": {"integrator": ("hermite", "ias15")},
 }
 for _env_id, _kwargs in _IDS.items():
     if _env_id not in registry:

@@ -19,15 +19,24 @@ class ActionMap:
       log-spaced over ``param_range``, smallest first.
     - ``continuous``: ``Box(-1, 1, (1,), float32)``; -1 is the low end of the range, +1 the high
       end, linear in log10 of the parameter.
+
+    With several methods (``config.methods``, discrete only) action k is the k-th (method, parameter)
+    pair of ``config.grid``: ``method_of`` (A,) int64 holds each action's method index (into
+    ``config.methods``), ``values`` its parameter, and ``log_ranges`` (M, 2) each method's log10 range.
     """
 
     def __init__(self, config: EnvConfig) -> None:
         self.mode = config.action_mode
         self.log_low, self.log_high = np.log10(config.param_range)
+        self.n_methods = len(config.methods)
+        self.log_ranges = np.log10([m.param_range for m in config.methods]) if self.n_methods > 1 else None
         if self.mode == "discrete":
             self.space: spaces.Space = spaces.Discrete(config.n_actions)
-            self.values: np.ndarray | None = np.logspace(self.log_low, self.log_high, config.n_actions)
+            self.method_of, values = config.grid
+            self.values: np.ndarray | None = (np.logspace(self.log_low, self.log_high, config.n_actions)
+                                              if self.n_methods == 1 else values)
             self._value_list = self.values.tolist()
+            self._method_list = self.method_of.tolist()
         else:
             self.space = spaces.Box(-1.0, 1.0, shape=(1,), dtype=np.float32)
             self.values = None
@@ -50,6 +59,14 @@ class ActionMap:
         if array.size != 1 or array.ndim > 1:
             raise ValueError(f"expected one action of shape {self.space.shape}; got {action!r}")
         return float(self.to_params(array)[0])
+
+    def to_method(self, action: Any) -> int:
+        """The method index (into ``config.methods``) of one valid discrete action: 0 with one method."""
+        return self._method_list[operator.index(np.asarray(action).reshape(-1)[0])] if self.n_methods > 1 else 0
+
+    def to_methods(self, actions: np.ndarray) -> np.ndarray:
+        """Method indices (int64, shape (B,)) of a batch of valid discrete actions (call after :meth:`to_params`)."""
+        return self.method_of[np.asarray(actions).reshape(-1)]
 
     def to_params(self, actions: np.ndarray) -> np.ndarray:
         """Parameters (float64, shape (B,)) for a batch of actions (shape (B,) or (B, 1))."""

@@ -42,9 +42,15 @@ class EnvConfig:
     ``record_local_error=True`` adds ``info["local_error"]`` and ``info["episode_local_error"]``, the
     distance from an independent reference integration of each interval (:mod:`threebody_env.local_error`;
     one reference integration per interval, so off by default).
+
+    ``integrator`` may also be a list of two or more methods (the meta environment, ``ThreeBodyMeta-v0``):
+    the discrete action then chooses a (method, parameter) pair, each method's default grid (3 values
+    per decade over its range) concatenated in the order given (:attr:`grid`); ``param_range`` and
+    ``n_actions`` must then be left None (or hold what they resolve to): the first method's range and
+    the total number of pairs. ``method`` is the first method, the one "run last" at reset; ``methods`` lists them all.
     """
 
-    integrator: str = "hermite"
+    integrator: str | tuple[str, ...] = "hermite"
     action_mode: str = "discrete"
     # Four settings accept None, resolved in __post_init__: once built, the config holds the value, so
     # their types are the resolved ones (hence the ignores).
@@ -68,6 +74,7 @@ class EnvConfig:
     max_integrator_steps: int = 500_000
     record_local_error: bool = False
     method: integrators.MethodInfo = field(init=False, repr=False)
+    methods: tuple[integrators.MethodInfo, ...] = field(init=False, repr=False)
     sampler: Sampler = field(init=False, repr=False)
 
     def __new__(cls, *args: Any, **kwargs: Any) -> EnvConfig:
@@ -77,10 +84,20 @@ class EnvConfig:
         return super().__new__(cls)
 
     def __post_init__(self) -> None:
-        if self.integrator not in integrators.METHODS:
-            raise ValueError(f"integrator={self.integrator!r} is unknown; choose from {list(integrators.METHODS)}")
-        method = integrators.METHODS[self.integrator]
+        names = _method_names(self.integrator)
+        if not isinstance(self.integrator, str):
+            object.__setattr__(self, "integrator", names)
+            pairs = sum(len(_default_grid(integrators.METHODS[name].param_range)) for name in names)
+            first_range = integrators.METHODS[names[0]].param_range
+            resolved = (self.param_range is None or _pair("param_range", self.param_range) == first_range) and \
+                self.n_actions in (None, pairs)  # a config written out (config_kwargs) holds the resolved values
+            if self.action_mode != "discrete" or not resolved:
+                raise ValueError(f"integrator={list(names)!r} chooses among methods with a discrete action over "
+                                 "each method's default grid: leave action_mode, param_range and n_actions alone")
+        methods = tuple(integrators.METHODS[name] for name in names)
+        method = methods[0]
         object.__setattr__(self, "method", method)
+        object.__setattr__(self, "methods", methods)
         if self.initial_condition_kwargs is not None and not isinstance(self.initial_condition_kwargs, Mapping):
             raise ValueError(f"initial_condition_kwargs={self.initial_condition_kwargs!r} must be a mapping "
                              f"of knob: value")
@@ -97,7 +114,8 @@ class EnvConfig:
             raise ValueError(f"param_range=({lo!r}, {hi!r}) must satisfy 0 < low < high < inf, high / low finite")
         object.__setattr__(self, "param_range", (lo, hi))
         if self.n_actions is None:
-            object.__setattr__(self, "n_actions", max(2, round(3 * math.log10(hi / lo)) + 1))
+            object.__setattr__(self, "n_actions", sum(len(_default_grid(m.param_range)) for m in methods)
+                               if len(methods) > 1 else _default_count(lo, hi))
         if not (is_integer(self.n_actions) and 2 <= self.n_actions <= MAX_ACTIONS):
             raise ValueError(f"n_actions={self.n_actions!r} must be an integer in [2, {MAX_ACTIONS:.0e}] (for a finer "
                              "choice use action_mode='continuous')")
@@ -130,11 +148,28 @@ class EnvConfig:
         if self.cost == "wall_time" and not self.record_wall_time:
             raise ValueError("cost='wall_time' charges the measured wall time, so it needs record_wall_time=True "
                              "(or None, the default)")
+        if len(methods) > 1 and self.observation == "paper":
+            raise ValueError("observation='paper' does not say which method ran; with several methods use "
+                             "'summary' or 'full'")
         if self.reward == "paper" and hi >= 1.0:
             raise ValueError(f"reward='paper' divides by |log10 param|, so param_range=({lo}, {hi}) must stay below 1")
         if self.reward == "paper" and self.max_energy_error >= 1.0:
             raise ValueError(f"reward='paper' divides by |log10 e|^3 for errors e up to max_energy_error, so "
                              f"max_energy_error={self.max_energy_error!r} must stay below 1")
+
+    @property
+    def grid(self) -> tuple[np.ndarray, np.ndarray]:
+        """The discrete actions: (method index into ``methods`` (A,) int64, parameter (A,) float64).
+
+        One method: its ``n_actions`` values log-spaced over ``param_range``, smallest first. Several:
+        each method's default grid in turn (e.g. Hermite's 7 values of eta, then IAS15's 19 of epsilon).
+        """
+        if len(self.methods) == 1:
+            lo, hi = np.log10(self.param_range)
+            return np.zeros(self.n_actions, dtype=np.int64), np.logspace(lo, hi, self.n_actions)
+        grids = [_default_grid(m.param_range) for m in self.methods]
+        return (np.concatenate([np.full(len(g), i, dtype=np.int64) for i, g in enumerate(grids)]),
+                np.concatenate(grids))
 
     @property
     def reference_param(self) -> float:
@@ -178,6 +213,33 @@ def check_setting_names(names: Iterable[str]) -> None:
 def settings_help() -> str:
     """One line per environment setting, ``name=default``, for a command line's ``--help``."""
     return "\n".join(f"  {f.name}={f.default!r}" for f in fields(EnvConfig) if f.init)
+
+
+def _method_names(integrator: object) -> tuple[str, ...]:
+    """The method name(s) of ``integrator`` (a name, or a list of two or more distinct names), checked."""
+    value: Any = integrator
+    try:
+        names: tuple = (value,) if isinstance(value, str) else tuple(value)
+    except TypeError:
+        names = (value,)
+    unknown = [name for name in names if name not in integrators.METHODS]
+    if unknown or not names:
+        raise ValueError(f"integrator={integrator!r} is unknown; choose from {list(integrators.METHODS)} "
+                         "(one name, or a list of two or more)")
+    if not isinstance(integrator, str) and (len(names) < 2 or len(set(names)) != len(names)):
+        raise ValueError(f"integrator={integrator!r}: a list needs two or more distinct methods")
+    return names
+
+
+def _default_count(lo: float, hi: float) -> int:
+    """Number of values in the default grid over [lo, hi]: 3 per decade (the paper's spacing), at least 2."""
+    return max(2, round(3 * math.log10(hi / lo)) + 1)
+
+
+def _default_grid(param_range: tuple[float, float]) -> np.ndarray:
+    """A method's default grid: :func:`_default_count` values log-spaced over its range."""
+    lo, hi = param_range
+    return np.logspace(np.log10(lo), np.log10(hi), _default_count(lo, hi))
 
 
 def _choice(name: str, value: object, options: tuple[str, ...]) -> None:

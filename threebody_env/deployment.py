@@ -26,11 +26,16 @@ def episode_settings(config: EnvConfig) -> EpisodeSettings:
     if config.cost != "force_evals":
         raise ValueError(f"a deployed episode observes cost in force evaluations; cost={config.cost!r} is wall time")
     log_low, log_high = np.log10(config.param_range)  # as the environment's ActionMap, bit for bit
+    actions = ActionMap(config)
+    ranges = actions.log_ranges if actions.log_ranges is not None else np.zeros((0, 2))
     return EpisodeSettings(
         method_id=config.method.method_id, interval=config.interval, softening=config.softening,
         max_integrator_steps=int(config.max_integrator_steps), max_energy_error=config.max_energy_error,
         reference_param=config.reference_param, cost_reference_param=config.cost_reference_param,
         log_range=(float(log_low), float(log_high)), observation=config.observation,
+        method_ids=tuple(m.method_id for m in config.methods) if len(ranges) else (),
+        log_ranges=tuple((float(lo), float(hi)) for lo, hi in ranges),
+        action_methods=tuple(actions.method_of.tolist()) if len(ranges) else (),
     )
 
 
@@ -38,7 +43,8 @@ def episode_settings(config: EnvConfig) -> EpisodeSettings:
 class DeployedResult:
     """Per-episode outcomes, each (E,) in the order of ``seeds``: final (E - E0) / |E0| (signed),
     force evaluations, intervals run, the integrator's last status ("ok", "max_steps",
-    "non_finite"), and the wall time of the whole deployed episode in seconds."""
+    "non_finite"), the wall time of the whole deployed episode in seconds, and how often the method
+    changed between intervals (0 with one method)."""
 
     seeds: np.ndarray
     final_energy_error: np.ndarray
@@ -46,6 +52,7 @@ class DeployedResult:
     intervals: np.ndarray
     status: np.ndarray
     wall_time: np.ndarray
+    switches: np.ndarray
 
 
 def deployed_episodes(
@@ -95,6 +102,7 @@ def deployed_episodes(
         intervals=np.array([r.intervals for r in results], dtype=np.int64),
         status=STATUS_NAMES[[r.status for r in results]],
         wall_time=np.array([r.wall_time for r in results]),
+        switches=np.array([r.switches for r in results], dtype=np.int64),
     )
 
 

@@ -32,6 +32,9 @@ class ThreeBodyEnv(gym.Env):
     range with 3 values per decade (the paper's spacing): for Hermite 7 values of ``eta`` in
     [1e-3, 1e-1]; widen it with ``param_range`` (smaller ``eta`` still buys accuracy).
     ``"continuous"``: ``Box(-1, 1, (1,), float32)``, linear in log10 of the parameter over the range.
+    With ``integrator`` a list of methods (``ThreeBodyMeta-v0``: Hermite and IAS15), action k is the k-th
+    (method, parameter) pair, each method's default grid concatenated; the observation then ends with
+    the index of the method that ran last scaled to [-1, 1], and ``info["method"]`` names it.
 
     ## Observation Space
     ``observation="summary"`` (default): ``Box(-50, 50, (6,), float32)``: log10 of the shortest
@@ -94,12 +97,13 @@ class ThreeBodyEnv(gym.Env):
         self.actions = ActionMap(self.config)
         self.action_space = self.actions.space
         n_bodies = probe_body_count(self.config)
-        self.observation_space = observation_space(self.config.observation, n_bodies)
+        self.observation_space = observation_space(self.config.observation, n_bodies, len(self.config.methods))
         self._observe = OBSERVATION_BUILDERS[self.config.observation]
         self._reward = REWARD_FUNCTIONS[self.config.reward]
         self._systems = SystemBatch(self.config, 1, n_bodies)
         self._local = LocalErrorRecorder(self.config, 1, n_bodies) if self.config.record_local_error else None
         self._params = np.empty(1)  # the one system's parameter, as SystemBatch.advance wants it
+        self._methods = np.zeros(1, dtype=np.int64) if len(self.config.methods) > 1 else None  # and its method
         self._active = np.ones(1, dtype=bool)
         self._history = EpisodeHistory()
         self._renderer: EpisodeRenderer | None = None
@@ -128,9 +132,11 @@ class ThreeBodyEnv(gym.Env):
             self._check_steppable()
         systems = self._systems
         self._params[0] = self.actions.to_param(action)
+        if self._methods is not None:
+            self._methods[0] = self.actions.to_method(action)
         if self._local is not None:
             self._local.begin(systems.pos, systems.vel)
-        systems.advance(self._params, self._active)
+        systems.advance(self._params, self._active, self._methods)
         if self._local is not None:
             self._local.finish(systems.pos, systems.vel, systems.mass, self._active)
         failed = systems.failed()

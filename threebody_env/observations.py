@@ -17,6 +17,7 @@ from controller.features import (
     PAPER_BOUND,
     PAPER_SIZE,
     SUMMARY_SIZE,
+    method_feature,
     paper_features,
     system_features,
 )
@@ -48,6 +49,11 @@ def full_observation(systems: SystemBatch, actions: ActionMap) -> np.ndarray:
     ``log_error_feature`` is :func:`controller.features.log_error_feature`. At reset the errors read
     as 1e-16 (no error, not total failure), the parameter and the cost as those of the method's
     reference parameter.
+
+    With several methods (the meta environment) the parameter's feature is its position in the
+    range of the method that ran it, and one more feature follows (D = 6 N + 7): that method's index
+    in ``config.methods`` scaled to [-1, 1] (:func:`controller.features.method_feature`; -1, the first
+    method, at reset).
     """
     return _features(systems, actions, 6 * systems.n_bodies + 6)
 
@@ -55,6 +61,9 @@ def full_observation(systems: SystemBatch, actions: ActionMap) -> np.ndarray:
 def _features(systems: SystemBatch, actions: ActionMap, n_features: int) -> np.ndarray:
     """The last ``n_features`` of the full observation, computed by :func:`_batch_features`."""
     s = systems
+    if actions.log_ranges is not None:
+        return _batch_meta_features(s.pos, s.vel, s.mass, s.floats, s.method, s.config.interval, actions.log_ranges,
+                                    n_features)
     return _batch_features(s.pos, s.vel, s.mass, s.floats, s.config.interval, actions.log_low, actions.log_high,
                            n_features)
 
@@ -72,6 +81,21 @@ def _batch_features(pos, vel, mass, floats, interval, log_low, log_high, n_featu
                         floats[_LENGTH, b], floats[_SPEED, b], interval, floats[_ACCUMULATED, b],
                         floats[_STEP_ERROR, b], floats[_PARAM, b], log_low, log_high, floats[_COST, b],
                         floats[_REFERENCE_COST, b], floats[_ERROR, b], out[b])
+    return out
+
+
+@njit(cache=True, error_model="numpy")
+def _batch_meta_features(pos, vel, mass, floats, method, interval, log_ranges, n_features):
+    """:func:`_batch_features` with each system's parameter read in the range of its last method
+    (``log_ranges`` (M, 2)), followed by :func:`controller.features.method_feature` -> (B, n_features + 1)."""
+    out = np.empty((pos.shape[0], n_features + 1), dtype=np.float32)
+    for b in range(pos.shape[0]):
+        m = method[b]
+        system_features(pos[b], vel[b], mass[b], integrators.pairwise_timescale(pos[b], vel[b], mass[b]),
+                        floats[_LENGTH, b], floats[_SPEED, b], interval, floats[_ACCUMULATED, b],
+                        floats[_STEP_ERROR, b], floats[_PARAM, b], log_ranges[m, 0], log_ranges[m, 1],
+                        floats[_COST, b], floats[_REFERENCE_COST, b], floats[_ERROR, b], out[b, :n_features])
+        out[b, n_features] = method_feature(m, log_ranges.shape[0])
     return out
 
 
@@ -103,15 +127,17 @@ def summary_observation(systems: SystemBatch, actions: ActionMap) -> np.ndarray:
     return _features(systems, actions, SUMMARY_SIZE)
 
 
-def observation_space(observation: str, n_bodies: int) -> spaces.Box:
-    """The Box of one ``observation`` ("summary", "full" or "paper", as the setting) for ``n_bodies`` bodies."""
+def observation_space(observation: str, n_bodies: int, n_methods: int = 1) -> spaces.Box:
+    """The Box of one ``observation`` ("summary", "full" or "paper", as the setting) for ``n_bodies`` bodies,
+    with the method feature when ``n_methods`` > 1 ("summary" and "full" only)."""
+    extra = int(n_methods > 1)
     if observation == "paper":
         if n_bodies != 3:
             raise ValueError(f"observation='paper' is defined for 3 bodies; the initial conditions have {n_bodies}")
         return spaces.Box(-PAPER_BOUND, PAPER_BOUND, shape=(PAPER_SIZE,), dtype=np.float32)
     if observation == "summary":
-        return spaces.Box(-FEATURE_BOUND, FEATURE_BOUND, shape=(SUMMARY_SIZE,), dtype=np.float32)
-    return spaces.Box(-FEATURE_BOUND, FEATURE_BOUND, shape=(6 * n_bodies + 6,), dtype=np.float32)
+        return spaces.Box(-FEATURE_BOUND, FEATURE_BOUND, shape=(SUMMARY_SIZE + extra,), dtype=np.float32)
+    return spaces.Box(-FEATURE_BOUND, FEATURE_BOUND, shape=(6 * n_bodies + 6 + extra,), dtype=np.float32)
 
 
 OBSERVATION_BUILDERS = {"summary": summary_observation, "full": full_observation, "paper": paper_observation}

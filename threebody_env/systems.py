@@ -30,10 +30,11 @@ FLOAT_FIELDS = (
     "step_energy_error", "accumulated_error", "previous_accumulated_error", "param", "cost", "wall_time",
 )
 #: Per-system int64 counters, the rows of ``SystemBatch.counts`` (``failure`` is 0 or 1: see ``failed()``).
-COUNT_FIELDS = ("intervals", "n_steps", "n_force_evals", "episode_force_evals", "status", "failure")
+#: ``method`` is the index into ``config.methods`` of the method that ran the last interval (0 at reset).
+COUNT_FIELDS = ("intervals", "n_steps", "n_force_evals", "episode_force_evals", "status", "failure", "method")
 (_ENERGY0, _LENGTH, _SPEED, _REFERENCE_COST, _TIME, _ERROR, _PREVIOUS_ERROR, _STEP_ERROR, _ACCUMULATED,
  _PREVIOUS_ACCUMULATED, _PARAM, _COST, _WALL_TIME) = range(len(FLOAT_FIELDS))
-_INTERVALS, _N_STEPS, _N_EVALS, _EPISODE_EVALS, _STATUS, _FAILED = range(len(COUNT_FIELDS))
+_INTERVALS, _N_STEPS, _N_EVALS, _EPISODE_EVALS, _STATUS, _FAILED, _METHOD = range(len(COUNT_FIELDS))
 
 
 class SystemBatch:
@@ -70,10 +71,13 @@ class SystemBatch:
     episode_force_evals: np.ndarray
     status: np.ndarray
     failure: np.ndarray
+    method: np.ndarray
 
     def __init__(self, config: EnvConfig, num_systems: int, n_bodies: int) -> None:
         self.config = config
         self.method_id = config.method.method_id
+        self.method_ids = [m.method_id for m in config.methods]
+        self.method_names = np.array([m.name for m in config.methods])
         b, n = num_systems, n_bodies
         self.pos = np.zeros((b, n, 3))
         self.vel = np.zeros((b, n, 3))
@@ -145,25 +149,50 @@ class SystemBatch:
         elapsed = time.perf_counter() - start
         return float(max(n_evals, 1) if cfg.cost == "force_evals" else max(elapsed, 1e-9))
 
-    def advance(self, params: np.ndarray, active: np.ndarray) -> None:
+    def advance(self, params: np.ndarray, active: np.ndarray, methods: np.ndarray | None = None) -> None:
         """Integrate the ``active`` systems over one interval with their ``params`` (both (B,)), each from
-        the integrator state its last interval left."""
+        the integrator state its last interval left.
+
+        ``methods`` (B,) int64, each system's method index into ``config.methods`` (None: the first, the
+        only one of a single-method config). A system whose method changes starts that method afresh
+        (the state record knows its owner); one that keeps it carries its state on. With several methods
+        the batch runs one parallel call per method present, over the systems that chose it.
+        """
         cfg = self.config
         start = time.perf_counter() if cfg.record_wall_time else 0.0
-        if active.size == 1:  # one system: skip the parallel kernel's thread launch
-            if active[0]:
-                self._evolved[:, 0] = integrators.advance_kernel(
-                    self.method_id, *self._first_system, cfg.interval, params[0], cfg.softening,
-                    cfg.max_integrator_steps, self._first_state,
-                )
+        if methods is None or len(self.method_ids) == 1:
+            self._advance_method(self.method_id, params, active)
+        elif active.size == 1:
+            self._advance_method(self.method_ids[methods[0]], params, active)
+            self.method[active] = methods[active]
         else:
-            self._evolved[:] = integrators.advance_batch(
-                self.method_id, self.pos, self.vel, self.mass, cfg.interval, params,
-                cfg.softening, cfg.max_integrator_steps, active, self.states,
-            )
+            self._evolved[:] = 0
+            for index, method_id in enumerate(self.method_ids):
+                chosen = active & (methods == index)
+                if chosen.any():
+                    self._evolved += self._run(method_id, params, chosen)
+            self.method[active] = methods[active]
         elapsed = time.perf_counter() - start if cfg.record_wall_time else 0.0
         _account(self.pos, self.vel, self.mass, params, active, self._evolved, self.floats, self.counts,
                  cfg.interval, cfg.softening, cfg.max_energy_error, elapsed, cfg.cost == "force_evals")
+
+    def _advance_method(self, method_id: int, params: np.ndarray, active: np.ndarray) -> None:
+        """One method for every active system; ``_evolved`` receives its (n_steps, n_force_evals, status)."""
+        cfg = self.config
+        if active.size == 1:  # one system: skip the parallel kernel's thread launch
+            if active[0]:
+                self._evolved[:, 0] = integrators.advance_kernel(
+                    method_id, *self._first_system, cfg.interval, params[0], cfg.softening,
+                    cfg.max_integrator_steps, self._first_state,
+                )
+        else:
+            self._evolved[:] = self._run(method_id, params, active)
+
+    def _run(self, method_id: int, params: np.ndarray, active: np.ndarray) -> tuple[np.ndarray, ...]:
+        """:func:`integrators.advance_batch` of ``method_id`` over the ``active`` systems (zeros elsewhere)."""
+        cfg = self.config
+        return integrators.advance_batch(method_id, self.pos, self.vel, self.mass, cfg.interval, params,
+                                         cfg.softening, cfg.max_integrator_steps, active, self.states)
 
     def failed(self) -> np.ndarray:
         """(B,) bool: the energy error is over the limit, the state is not finite, or the budget ran out."""
@@ -181,6 +210,7 @@ class SystemBatch:
             "param": self.param.copy(),
             "time": self.time.copy(),
             "status": STATUS_NAMES[self.status],
+            **({"method": self.method_names[self.method]} if len(self.method_ids) > 1 else {}),
         }
 
     def info(self, index: int) -> dict:
@@ -188,7 +218,7 @@ class SystemBatch:
         the values of :meth:`info_arrays` at ``index``, read in two calls (this runs every step)."""
         floats = self.floats[:, index].tolist()
         counts = self.counts[:, index].tolist()
-        return {
+        info = {
             "energy_error": floats[_ERROR],
             "step_energy_error": floats[_STEP_ERROR],
             "n_force_evals": counts[_N_EVALS],
@@ -199,6 +229,9 @@ class SystemBatch:
             "time": floats[_TIME],
             "status": _STATUS_STRINGS[counts[_STATUS]],
         }
+        if len(self.method_ids) > 1:
+            info["method"] = str(self.method_names[counts[_METHOD]])
+        return info
 
 
 @njit(cache=True, error_model="numpy")

@@ -68,7 +68,7 @@ class ThreeBodyVectorEnv(VectorEnv):
         n_bodies = probe_body_count(self.config)
         self.single_action_space = self.actions.space
         self.action_space = batch_space(self.single_action_space, self.num_envs)
-        self.single_observation_space = observation_space(self.config.observation, n_bodies)
+        self.single_observation_space = observation_space(self.config.observation, n_bodies, len(self.config.methods))
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self._observe = OBSERVATION_BUILDERS[self.config.observation]
         self._reward = REWARD_FUNCTIONS[self.config.reward]
@@ -112,9 +112,10 @@ class ThreeBodyVectorEnv(VectorEnv):
             raise ValueError(f"expected {self.num_envs} actions of shape {self.single_action_space.shape}; "
                              f"got an array of shape {np.shape(actions)}")
         params[stepping] = requested[stepping]
+        methods = self.actions.to_methods(actions) if self.actions.n_methods > 1 else None
         if self._local is not None:
             self._local.begin(s.pos, s.vel)
-        s.advance(params, stepping)
+        s.advance(params, stepping, methods)
         if self._local is not None:
             self._local.finish(s.pos, s.vel, s.mass, stepping)
         terminated = s.failed() & stepping

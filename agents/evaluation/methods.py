@@ -47,7 +47,7 @@ class MethodSpec:
     action: float | None = None
     action_mode: str | None = None
     model_data: bytes | None = field(default=None, repr=False)
-    integrator: str | None = None
+    integrator: str | tuple[str, ...] | None = None  # a tuple: a meta policy's methods
     param_range: tuple[float, float] | None = None
     n_actions: int | None = None
 
@@ -93,10 +93,11 @@ def parse_baselines(words: Sequence[str]) -> list[BaselineMethod]:
 
 
 def baseline_methods(config: EnvConfig, chosen: Sequence[BaselineMethod] | None = None) -> list[BaselineMethod]:
-    """``chosen``, or by default the policy's own method (``config.integrator``) then :data:`DEFAULT_BASELINES`."""
+    """``chosen``, or by default the policy's own method(s) (``config.integrator``) then :data:`DEFAULT_BASELINES`."""
     if chosen is not None:
         return list(chosen)
-    names = dict.fromkeys([config.integrator, *DEFAULT_BASELINES])
+    own = [config.integrator] if isinstance(config.integrator, str) else list(config.integrator)
+    names = dict.fromkeys([*own, *DEFAULT_BASELINES])
     return [BaselineMethod(name) for name in names]
 
 

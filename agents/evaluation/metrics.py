@@ -227,6 +227,11 @@ def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix: value}
 
 
+def integrator_name(integrator: str | tuple[str, ...] | None) -> str:
+    """A spec's integrator as one name: a meta policy's methods joined by "+" ("" for none)."""
+    return integrator if isinstance(integrator, str) else "+".join(integrator or ())
+
+
 def summarize(spec: MethodSpec, result: RolloutResult, tolerance: float = DEFAULT_TOLERANCE) -> MethodSummary:
     """Aggregate one method's episodes into a :class:`MethodSummary` (the local error's statistics
     when every episode carries one). ``tolerance`` applies to both measures."""
@@ -234,7 +239,7 @@ def summarize(spec: MethodSpec, result: RolloutResult, tolerance: float = DEFAUL
     deployed = result.deployed_wall_time
     measured = not np.isnan(result.local_error).any()
     return MethodSummary(
-        method=spec.name, role=spec.role, integrator=spec.integrator or "", episodes=int(result.seeds.size),
+        method=spec.name, role=spec.role, integrator=integrator_name(spec.integrator), episodes=int(result.seeds.size),
         final_error=error_statistics(episode_errors(result), tolerance),
         local_error=error_statistics(episode_errors(result, "local_error"), tolerance) if measured else None,
         max_error=Percentiles.of(result.max_energy_error),
