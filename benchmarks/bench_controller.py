@@ -107,7 +107,7 @@ def decision_table(model, controller64: Controller, controller32: Controller, ob
         rows.append((f"Controller.parameters, batch of 1024 ({name}, per obs.)",
                      per_call(ctl.parameters, [batch], repeats) / BATCH))
         rows.append((f"decide() in a compiled loop ({name}, per obs.)",
-                     per_call(lambda x: compiled_decisions(ctl.policy, x, 1), [batch], repeats) / BATCH))
+                     per_call(lambda x, policy=ctl.policy: compiled_decisions(policy, x, 1), [batch], repeats) / BATCH))
     reference = rows[0][1]
     print(f"{'decision':<58}{'us':>10}{'vs SB3 single':>15}")
     for name, seconds in rows:

@@ -31,10 +31,10 @@ import time
 
 import gymnasium
 import numpy as np
+from gymnasium.vector import AutoresetMode
 
 import integrators
 import threebody_env  # noqa: F401  (registers the ids)
-from gymnasium.vector import AutoresetMode
 from threebody_env import ThreeBodyEnv, ThreeBodyVectorEnv
 
 ETAS = (0.03, 1e-3)
@@ -62,7 +62,7 @@ def time_single(env, eta: float, steps: int, seed: int) -> tuple[float, float]:
         if terminated or truncated:
             env.reset()
     integration = 0.0
-    for (pos, vel, mass), param in zip(states, params):
+    for (pos, vel, mass), param in zip(states, params, strict=True):
         start = time.perf_counter()
         integrators.evolve_kernel(cfg.method.method_id, pos, vel, mass, cfg.interval, param,
                                   cfg.softening, cfg.max_integrator_steps)
@@ -155,7 +155,8 @@ def main() -> None:
         for b in BATCHES:
             venv = ThreeBodyVectorEnv(b, autoreset_mode=AutoresetMode.DISABLED, action_mode="continuous")
             steps = max(10, args.steps * 16 // max(b, 16))
-            cases.append(("ThreeBodyVectorEnv", b, eta, lambda seed, v=venv, eta=eta, n=steps: time_vector(v, eta, n, seed)))
+            cases.append(("ThreeBodyVectorEnv", b, eta,
+                          lambda seed, v=venv, eta=eta, n=steps: time_vector(v, eta, n, seed)))
 
     for *_, run in cases:  # warm-up: Numba compilation and first-touch allocations
         run(1000)

@@ -86,7 +86,7 @@ def rebound_ns_per_step(integrator: str, duration: float, repeats: int,
     times, steps = [], 0
     for _ in range(repeats + 1):
         sim = rebound.Simulation()
-        for p, v, m in zip(pos0, vel0, mass):
+        for p, v, m in zip(pos0, vel0, mass, strict=True):
             sim.add(m=m, x=p[0], y=p[1], z=p[2], vx=v[0], vy=v[1], vz=v[2])
         sim.integrator = integrator
         sim.dt = dt

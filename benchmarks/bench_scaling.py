@@ -83,7 +83,7 @@ def run_rebound(state, steps: int) -> int:
     sim.gravity = "basic"
     sim.integrator = "leapfrog"
     sim.dt = DT
-    for p, v, m in zip(pos, vel, mass):
+    for p, v, m in zip(pos, vel, mass, strict=True):
         sim.add(m=m, x=p[0], y=p[1], z=p[2], vx=v[0], vy=v[1], vz=v[2])
     sim.steps(steps)
     return steps

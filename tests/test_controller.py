@@ -15,7 +15,8 @@ from numba import njit
 
 from agents.algorithms import ALGOS
 from agents.baselines import FixedActionPolicy
-from agents.export import export_model, export_run, main as export_main
+from agents.export import export_model, export_run
+from agents.export import main as export_main
 from agents.rollout import rollout
 from agents.train_cli import main as train_main
 from controller import Controller, controller_path

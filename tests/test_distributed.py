@@ -19,8 +19,8 @@ import yaml
 
 from agents import evaluation, sweep
 from agents.distributed import connect
-from agents.evaluation import run_chunks_on_dask
 from agents.evaluate_cli import main as evaluate_main
+from agents.evaluation import run_chunks_on_dask
 from agents.seeds import TEST_SEEDS, seeds_from
 from agents.training import TrainArgs, prepare, train
 from threebody_env.config import EnvConfig

@@ -13,6 +13,7 @@ import warnings
 import gymnasium
 import numpy as np
 import pytest
+from conftest import CHEAP, sampled_actions, two_close_bodies
 from gymnasium.utils.env_checker import check_env as gym_check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
@@ -21,8 +22,6 @@ import threebody_env
 from threebody_env import EnvConfig, ThreeBodyEnv, figure_eight, pythagorean
 from threebody_env.actions import ActionMap
 from threebody_env.initial_conditions import PAPER_INTERVAL
-
-from conftest import CHEAP, sampled_actions, two_close_bodies
 
 INFO_KEYS = {"energy_error", "step_energy_error", "n_force_evals", "n_steps", "wall_time", "param", "time", "status"}
 ETAS = np.logspace(-3, -1, 7)  # the default discrete action set: 3 values per decade
@@ -134,7 +133,7 @@ def test_seeded_determinism(action_mode):
         traces.append(rollout(env, seed, actions))
     same, other = traces[1], traces[2]
     assert len(traces[0]) == len(same)
-    for (o1, r1, i1), (o2, r2, i2) in zip(traces[0], same):
+    for (o1, r1, i1), (o2, r2, i2) in zip(traces[0], same, strict=True):
         np.testing.assert_array_equal(o1, o2)
         assert r1 == r2
         assert {k: v for k, v in i1.items() if k != "wall_time"} == {k: v for k, v in i2.items() if k != "wall_time"}
@@ -260,7 +259,7 @@ def test_smaller_eta_costs_more_force_evaluations():
         env = make_env()
         env.reset(seed=6)
         evals.append(env.step(k)[-1]["n_force_evals"])
-    assert all(a > b for a, b in zip(evals[:3], evals[1:4])) and evals == sorted(evals, reverse=True)
+    assert all(a > b for a, b in zip(evals[:3], evals[1:4], strict=True)) and evals == sorted(evals, reverse=True)
 
 
 # --- observations ---------------------------------------------------------------------------------
@@ -276,7 +275,7 @@ def test_observations_are_fresh_finite_float32_in_space(observation):
         seen.append(obs)
     for obs in seen:
         assert obs.dtype == np.float32 and np.all(np.isfinite(obs)) and env.observation_space.contains(obs)
-    for a, b in zip(seen, seen[1:]):
+    for a, b in zip(seen[:-1], seen[1:], strict=True):
         assert not np.shares_memory(a, b)
 
 

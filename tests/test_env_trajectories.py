@@ -8,7 +8,6 @@ where those functions give other bits than on the recording machine, the test is
 
 import numpy as np
 import pytest
-
 from trajectories import CONFIGS, DATA, math_fingerprint, record
 
 

@@ -415,7 +415,8 @@ def test_zoo_yaml_reads_ordered_dicts_and_tuples_written_by_hand(tmp_path):
 
 
 @pytest.mark.parametrize("tag", ["!!python/object/apply:os.system ['echo unsafe']", "!!python/name:os.system",
-                                 "!!python/object/new:collections.OrderedDict []", "!!python/object:argparse.Namespace {}"])
+                                 "!!python/object/new:collections.OrderedDict []",
+                                 "!!python/object:argparse.Namespace {}"])
 def test_zoo_yaml_refuses_every_other_python_tag(tmp_path, tag):
     run = make_zoo_run(tmp_path)
     (run / "ThreeBody-v0" / "args.yml").write_text(f"algo: dqn\nenv: ThreeBody-v0\nseed: {tag}\n")

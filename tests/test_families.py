@@ -255,7 +255,7 @@ def test_families_are_deterministic_from_the_seed(name, n_bodies, knobs):
     """Through EnvConfig: same seed -> the same system, another seed -> another; N bodies in the CoM frame."""
     sampler = EnvConfig(initial_conditions=name, n_bodies=n_bodies, initial_condition_kwargs=knobs).sampler
     a, b, c = (sampler(np.random.default_rng(s)) for s in (11, 11, 12))
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=True):
         np.testing.assert_array_equal(x, y)
     assert not np.array_equal(a[0], c[0])
     pos, vel, mass = a

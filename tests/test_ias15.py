@@ -8,16 +8,19 @@ The generic contract tests (landing, counts, batch = kernel, bad input) cover ``
 import gymnasium
 import numpy as np
 import pytest
-from numpy.polynomial import legendre
-
 from conftest import dop853
+from numpy.polynomial import legendre
 
 import integrators
 from integrators import METHODS, Status, evolve, ias15
 from integrators._driver import StepFunctions, make_driver, state_size
 from integrators._forces import hot
 from threebody_env.initial_conditions import (
-    FIGURE_EIGHT_PERIOD, PAPER_INTERVAL, figure_eight, paper_triple, pythagorean,
+    FIGURE_EIGHT_PERIOD,
+    PAPER_INTERVAL,
+    figure_eight,
+    paper_triple,
+    pythagorean,
 )
 
 
@@ -98,7 +101,7 @@ def test_pythagorean_to_t30_matches_rebound():
     pos, vel, mass = pythagorean()
     sim = rebound.Simulation()
     sim.integrator = "ias15"  # PRS23, epsilon 1e-9
-    for m, p, v in zip(mass, pos, vel):
+    for m, p, v in zip(mass, pos, vel, strict=True):
         sim.add(m=m, x=p[0], y=p[1], z=p[2], vx=v[0], vy=v[1], vz=v[2])
     sim.integrate(30.0)
     xyz, vxyz = np.zeros(9), np.zeros(9)
@@ -178,7 +181,7 @@ def test_agrees_with_rebound_on_paper_triples():
         pos, vel, mass = paper_triple(np.random.default_rng(seed))
         sim = rebound.Simulation()
         sim.integrator = "ias15"
-        for m, p, v in zip(mass, pos, vel):
+        for m, p, v in zip(mass, pos, vel, strict=True):
             sim.add(m=m, x=p[0], y=p[1], z=p[2], vx=v[0], vy=v[1], vz=v[2])
         p, v = pos.copy(), vel.copy()
         for k in range(1, 31):

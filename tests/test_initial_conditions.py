@@ -69,7 +69,7 @@ def test_paper_triple_uses_only_the_given_generator():
     a = paper_triple(np.random.default_rng(7))
     b = paper_triple(np.random.default_rng(7))
     c = paper_triple(np.random.default_rng(8))
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=True):
         np.testing.assert_array_equal(x, y)
     assert not np.array_equal(a[0], c[0])
     after = np.random.get_state()

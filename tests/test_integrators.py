@@ -261,7 +261,7 @@ def test_inputs_untouched_and_outputs_new():
     copies = pos.copy(), vel.copy(), mass.copy(), pos32.copy()
     r = evolve("hermite", pos32, vel, mass, 1.0, 0.03)
     assert r.pos.dtype == np.float64 and r.pos.flags.c_contiguous
-    for a, b in zip((pos, vel, mass, pos32), copies):
+    for a, b in zip((pos, vel, mass, pos32), copies, strict=True):
         assert np.array_equal(a, b)
     assert not np.shares_memory(r.pos, pos32) and not np.shares_memory(r.vel, vel)
 
@@ -316,7 +316,8 @@ def test_methods_table():
     evals_per_steps = {"hermite": lambda s: s + 1, "hermite_aarseth": lambda s: s + 1,
                        "adaptive_leapfrog": lambda s: s + 1, "dopri5": lambda s: 6 * s + 1, "leapfrog": lambda s: s + 1,
                        "yoshida4": lambda s: 3 * s + 1, "rk4": lambda s: 4 * s, "ias15": None, "ias15_global": None}
-    pythagorean = np.array([[1.0, 3.0, 0.0], [-2.0, -1.0, 0.0], [1.0, -1.0, 0.0]]), np.zeros((3, 3)), np.arange(3.0, 6.0)
+    pythagorean = (np.array([[1.0, 3.0, 0.0], [-2.0, -1.0, 0.0], [1.0, -1.0, 0.0]]), np.zeros((3, 3)),
+                   np.arange(3.0, 6.0))
     for i, info in enumerate(METHODS.values()):
         pos, vel, mass = (a.copy() for a in pythagorean)
         steps, evals, _ = integrators.evolve_kernel(info.method_id, pos, vel, mass, 0.3, info.default, 0.0, 100_000)

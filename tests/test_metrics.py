@@ -91,7 +91,8 @@ def test_bootstrap_is_reproducible_and_contains_the_point_estimate():
     assert a == b  # seeded: the same intervals every time
     blocks = list(bootstrap_blocks(40, resamples=1000, max_elements=12_000))  # 300 resamples per block
     assert [b.shape for b in blocks] == [(300, 40)] * 3 + [(100, 40)]
-    assert all(np.array_equal(x, y) for x, y in zip(blocks, bootstrap_blocks(40, resamples=1000, max_elements=12_000)))
+    again = bootstrap_blocks(40, resamples=1000, max_elements=12_000)
+    assert all(np.array_equal(x, y) for x, y in zip(blocks, again, strict=True))
     for name in ("median", "p90", "max", "fraction_above_tolerance", "mean_log10"):
         e = a.get(name)
         assert e.low <= e.value <= e.high, name

@@ -8,15 +8,14 @@ autoreset mode.
 import gymnasium
 import numpy as np
 import pytest
+import torch
+from conftest import CHEAP, sampled_actions, two_close_bodies
 from gymnasium.vector import AutoresetMode
 from gymnasium.wrappers import TimeLimit
-import torch
 from stable_baselines3 import PPO
 
 from threebody_env import ThreeBodyEnv, ThreeBodyVectorEnv, figure_eight, paper_triple, pythagorean
 from threebody_env.sb3 import make_sb3_vec_env
-
-from conftest import CHEAP, sampled_actions, two_close_bodies
 
 # Short episodes and a tight error limit so that a run crosses both kinds of episode end.
 EPISODE = dict(max_energy_error=1e-8, record_wall_time=False)
@@ -211,9 +210,9 @@ def test_sb3_observations_are_fresh_arrays():
         obs = venv.step(np.full(4, MID))[0]
         kept.append(obs)
         snapshot.append(obs.copy())
-    for a, b in zip(kept, kept[1:]):
+    for a, b in zip(kept[:-1], kept[1:], strict=True):
         assert not np.shares_memory(a, b)
-    for obs, copy in zip(kept, snapshot):
+    for obs, copy in zip(kept, snapshot, strict=True):
         np.testing.assert_array_equal(obs, copy)
 
 
@@ -267,7 +266,7 @@ def test_ppo_rollouts_and_updates_run_over_the_adapter(action_mode):
     model.learn(256)
     assert model.num_timesteps >= 256 and len(model.ep_info_buffer) > 0
     assert model._n_updates == 2  # two rollouts of 4 x 32 steps, one epoch each
-    assert not any(torch.equal(a, b) for a, b in zip(before, model.policy.parameters()))
+    assert not any(torch.equal(a, b) for a, b in zip(before, model.policy.parameters(), strict=True))
 
 
 def test_system_batch_declares_every_named_row_as_a_view():
