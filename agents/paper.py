@@ -19,7 +19,6 @@ decision included, compiled; :mod:`threebody_env.deployment`). Times are of a sh
 from __future__ import annotations
 
 import importlib.util
-import json
 import math
 import time
 from collections.abc import Callable
@@ -32,7 +31,7 @@ import numpy as np
 import integrators
 from agents import evaluation
 from agents.evaluation.metrics import episode_errors
-from agents.evaluation.report import _json_safe  # NaN as null: strict JSON
+from agents.evaluation.report import write_json
 from agents.plots import plot_error_cost, save_all
 from agents.rollout import RolloutResult
 from agents.seeds import TEST_SEEDS, seeds_from
@@ -411,7 +410,7 @@ def reproduce(plan: Plan, out: Path, *, paper_run: Path | None = None, project_r
         "claims": judge_claims(report, rows),
         "figures": {name: str(path) for name, path in figures.items() if path is not None},
     }
-    (out / "summary.json").write_text(json.dumps(_json_safe(document), indent=2, default=str) + "\n")
+    write_json(out / "summary.json", document)
     return document
 
 

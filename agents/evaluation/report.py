@@ -87,6 +87,11 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
+def write_json(path: Path, document: Mapping[str, Any]) -> None:
+    """``document`` as strict, indented JSON (NaN and infinities as null; other objects by ``str``)."""
+    path.write_text(json.dumps(_json_safe(document), indent=2, default=str) + "\n")
+
+
 #: Every file an evaluation writes into its output folder (tables and figures).
 OUTPUT_FILES = ("episodes.csv", "summary.csv", "summary.json", "error_cost.png", "time_series.png", "orbits.png")
 
@@ -185,7 +190,7 @@ def write_outputs(report: Report, output: Path) -> list[Path]:
                        for measure in ACCURACY_MEASURES},
         "call": asdict(report.call),
     }
-    summary_json.write_text(json.dumps(_json_safe(document), indent=2, default=str) + "\n")
+    write_json(summary_json, document)
     return [episodes, summary_csv, summary_json]
 
 
