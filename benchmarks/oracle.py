@@ -1,8 +1,9 @@
 """How much room is there for a controller that chooses the method and its parameter? (issue 17, item 2)
 
 On the paper's test initial conditions (``agents.seeds.TEST_SEEDS``; 300 intervals of 0.1 yr, one
-``integrators.evolve_kernel`` call per interval, so IAS15 restarts every interval as the environment does
-today) this measures, on two accuracy measures, the final |dE/E0| and the episode's local error (the sum
+``integrators.advance_kernel`` call per interval carrying the integrator's state record from one interval
+to the next as the environment does, so consecutive intervals of one method continue its integration and a
+switch of method restarts it) this measures, on two accuracy measures, the final |dE/E0| and the episode's local error (the sum
 over intervals of the phase-space distance from the double-double reference, :mod:`integrators.reference`):
 
 - the fixed choices: every (method, parameter) of ``--hermite`` and ``--ias15``; their lower envelope
@@ -20,8 +21,7 @@ over intervals of the phase-space distance from the double-double reference, :mo
 The room of a point is how far below the union front (on the same systems) it lies at its own cost:
 front / value for the median and p90, 10^(front - value) for the mean log10 (decades as a factor), and the
 front's fraction above 1e-8 minus the point's. An episode that fails (|dE/E0| > 0.1 or a failed call) counts
-as infinite on both measures. Not a test; the defaults took 21 min of wall time on a shared 2-core machine
-under a load average of ~20.
+as infinite on both measures. Not a test; docs/oracle.md gives the run time of the defaults.
 
 Usage: nice -n 10 python benchmarks/oracle.py [--n-systems 100] [--beam-systems 20] [--val-systems 16]
 """
@@ -40,7 +40,7 @@ from numba import njit, prange
 import integrators
 from agents.evaluation.metrics import DEFAULT_TOLERANCE, LOG_ERROR_CEILING, LOG_ERROR_FLOOR, interpolate_front
 from agents.seeds import TEST_SEEDS, VALIDATION_SEEDS, seeds_from
-from integrators import energy_kernel, evolve_kernel, pairwise_timescale
+from integrators import advance_kernel, energy_kernel, pairwise_timescale, state_size
 from integrators.reference import local_errors_kernel, phase_space_scales, reference_batch
 from threebody_env.initial_conditions import natural_interval, resolve_sampler
 
@@ -60,7 +60,8 @@ def run_rule(kind, threshold, method_a, param_a, method_b, param_b, pos0, vel0, 
 
     kind FIXED: (method_a, param_a) throughout. TIMESCALE_RULE: (method_b, param_b) in intervals whose
     shortest pairwise time scale at the start is below ``threshold``, else a. FALLBACK_RULE: a; an interval
-    on which a spends more than ``threshold`` force evaluations is redone from its start with b (both paid).
+    on which a spends more than ``threshold`` force evaluations is redone from its start (state record
+    included) with b (both paid). Each system carries its integrator's state record between intervals.
     Returns the states at each interval's start and the last end, (S, T + 1, N, 3) x 2, the force
     evaluations per interval (S, T), whether b ran (S, T), the intervals completed (S,) and the final
     signed energy error (S,) (an episode stops after the interval that fails).
@@ -74,19 +75,20 @@ def run_rule(kind, threshold, method_a, param_a, method_b, param_b, pos0, vel0, 
     energy_error = np.zeros(s_count)
     for s in prange(s_count):
         pos, vel, m = pos0[s].copy(), vel0[s].copy(), mass[s]
+        state = np.zeros(state_size(n))
         e0 = energy_kernel(pos, vel, m, 0.0)
         states_pos[s, 0], states_vel[s, 0] = pos, vel
         for t in range(n_intervals):
             use_b = kind == TIMESCALE_RULE and pairwise_timescale(pos, vel, m) < threshold
-            start_pos, start_vel = pos.copy(), vel.copy()
+            start_pos, start_vel, start_state = pos.copy(), vel.copy(), state.copy()
             if use_b:
-                _, cost, status = evolve_kernel(method_b, pos, vel, m, interval, param_b, 0.0, MAX_STEPS)
+                _, cost, status = advance_kernel(method_b, pos, vel, m, interval, param_b, 0.0, MAX_STEPS, state)
             else:
-                _, cost, status = evolve_kernel(method_a, pos, vel, m, interval, param_a, 0.0, MAX_STEPS)
+                _, cost, status = advance_kernel(method_a, pos, vel, m, interval, param_a, 0.0, MAX_STEPS, state)
                 if kind == FALLBACK_RULE and cost > threshold:
                     use_b = True
-                    pos[:], vel[:] = start_pos, start_vel
-                    _, extra, status = evolve_kernel(method_b, pos, vel, m, interval, param_b, 0.0, MAX_STEPS)
+                    pos[:], vel[:], state[:] = start_pos, start_vel, start_state
+                    _, extra, status = advance_kernel(method_b, pos, vel, m, interval, param_b, 0.0, MAX_STEPS, state)
                     cost += extra
             evals[s, t], used_b[s, t] = cost, use_b
             states_pos[s, t + 1], states_vel[s, t + 1] = pos, vel
@@ -198,24 +200,27 @@ def per_system_best(target: Episodes, fixed: list[Episodes]) -> Episodes:
 # ----------------------------------------------------------------- (b) beam search over schedules
 
 @njit(parallel=True, cache=True, error_model="numpy")
-def expand(pos, vel, mass, methods, params, interval):
-    """Every beam member (M, N, 3) advanced by every action (A,): children (M, A, N, 3) x 2, evals and status."""
+def expand(pos, vel, states, mass, methods, params, interval):
+    """Every beam member (M, N, 3), with its state record (M, R), advanced by every action (A,): children
+    (M, A, N, 3) x 2 and (M, A, R), evals and status."""
     m_count, a_count, n = pos.shape[0], methods.shape[0], pos.shape[1]
     child_pos = np.empty((m_count, a_count, n, 3))
     child_vel = np.empty((m_count, a_count, n, 3))
+    child_states = np.empty((m_count, a_count, states.shape[1]))
     evals = np.zeros((m_count, a_count), dtype=np.int64)
     status = np.zeros((m_count, a_count), dtype=np.int64)
     for k in prange(m_count * a_count):
         i, a = k // a_count, k % a_count
-        p, v = pos[i].copy(), vel[i].copy()
-        _, evals[i, a], status[i, a] = evolve_kernel(methods[a], p, v, mass[i], interval, params[a], 0.0, MAX_STEPS)
-        child_pos[i, a], child_vel[i, a] = p, v
-    return child_pos, child_vel, evals, status
+        p, v, record = pos[i].copy(), vel[i].copy(), states[i].copy()
+        _, evals[i, a], status[i, a] = advance_kernel(methods[a], p, v, mass[i], interval, params[a], 0.0, MAX_STEPS,
+                                                      record)
+        child_pos[i, a], child_vel[i, a], child_states[i, a] = p, v, record
+    return child_pos, child_vel, child_states, evals, status
 
 
 def beam_search(ics, actions, weight, width, interval, n_intervals) -> Episodes:
     """(b): per system, keep the ``width`` best partial schedules by log10(max(|dE|, local, 1e-16)) + w cost / 1e4;
-    each interval expands every kept schedule by every action from its cloned end state."""
+    each interval expands every kept schedule by every action from its cloned end state and state record."""
     pos0, vel0, mass, r_scale, v_scale = ics
     s_count, n = pos0.shape[0], pos0.shape[1]
     methods = np.array([a[0] for a in actions], dtype=np.int64)
@@ -223,11 +228,13 @@ def beam_search(ics, actions, weight, width, interval, n_intervals) -> Episodes:
     e0 = np.array([energy_kernel(pos0[s], vel0[s], mass[s], 0.0) for s in range(s_count)])
     # the beam, flattened over systems: member k belongs to system owner[k]
     pos, vel, owner = pos0.copy(), vel0.copy(), np.arange(s_count)
+    states = np.zeros((s_count, state_size(n)))
     cost, local, energy = np.zeros(s_count), np.zeros(s_count), np.zeros(s_count)
     n_ias15 = np.zeros(s_count)
     is_ias15 = methods == IAS15
     for _ in range(n_intervals):
-        child_pos, child_vel, evals, status = expand(pos, vel, mass[owner], methods, params, interval)
+        child_pos, child_vel, child_states, evals, status = expand(pos, vel, states, mass[owner], methods, params,
+                                                                   interval)
         ph, pl, vh, vl = pos.copy(), np.zeros_like(pos), vel.copy(), np.zeros_like(vel)
         reference_batch(ph, pl, vh, vl, mass[owner], interval, 0.0, 10**7)
         dx = np.linalg.norm((child_pos - ph[:, None]) - pl[:, None], axis=-1).max(axis=-1)
@@ -249,7 +256,7 @@ def beam_search(ics, actions, weight, width, interval, n_intervals) -> Episodes:
             keep_member.extend(members[best // a_count])
             keep_action.extend(best % a_count)
         km, ka = np.array(keep_member), np.array(keep_action)
-        pos, vel, owner = child_pos[km, ka], child_vel[km, ka], owner[km]
+        pos, vel, states, owner = child_pos[km, ka], child_vel[km, ka], child_states[km, ka], owner[km]
         cost, local, energy = c_cost[km, ka], c_local[km, ka], c_energy[km, ka]
         n_ias15 = n_ias15[km] + is_ias15[ka]
     # the best final member of each system by the same score
