@@ -10,6 +10,7 @@ from typing import Any, NoReturn
 from agents.algorithms import ALGOS
 from agents.policies import OPTIMIZERS
 from agents.training import TrainArgs, prepare, prepare_resume, train
+from threebody_env import ENV_IDS
 from threebody_env.config import settings_help
 
 
@@ -41,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--algo", default="dqn", choices=sorted(ALGOS), help="RL algorithm (default: dqn)")
-    parser.add_argument("--env", default="ThreeBody-v0", help="environment id (ThreeBody-v0 or ThreeBodyContinuous-v0)")
+    parser.add_argument("--env", default="ThreeBody-v0",
+                        help=f"a registered environment id: {', '.join(ENV_IDS)} (default: ThreeBody-v0)")
     parser.add_argument("-n", "--n-timesteps", type=int, help="training steps (default: from the hyperparameter file)")
     parser.add_argument("--seed", type=int, default=0, help="random seed of the run (default: 0)")
     parser.add_argument("--n-envs", type=int,

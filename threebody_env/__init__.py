@@ -41,7 +41,7 @@ from threebody_env.vector_env import ThreeBodyVectorEnv
 
 __all__ = [
     "EnvConfig", "ThreeBodyEnv", "ThreeBodyVectorEnv", "SAMPLERS", "FAMILIES", "Plummer", "Hierarchical", "Planetary",
-    "figure_eight", "paper_triple", "pythagorean", "PAPER_SETTINGS",
+    "figure_eight", "paper_triple", "pythagorean", "PAPER_SETTINGS", "ENV_IDS",
 ]
 
 TRAINING_EPISODE_STEPS = 100  # the paper's training episodes
@@ -59,6 +59,8 @@ _IDS: dict[str, dict[str, Any]] = {
     "ThreeBodyPaper-v0": PAPER_SETTINGS,
     "ThreeBodyMeta-v0": {"integrator": ("hermite", "ias15")},
 }
+#: The ids registered with Gymnasium on import.
+ENV_IDS: tuple[str, ...] = tuple(_IDS)
 for _env_id, _kwargs in _IDS.items():
     if _env_id not in registry:
         register(
