@@ -19,7 +19,7 @@ import integrators
 import threebody_env.sb3
 from agents import evaluation, rebound_baseline
 from agents.baselines import FixedActionPolicy
-from agents.evaluate_cli import main
+from agents.evaluate_cli import default_output, main
 from agents.evaluation import BaselineMethod, baseline_methods, compare_with_fixed
 from agents.rollout import reference_local_errors, rollout
 from threebody_env.config import EnvConfig
@@ -400,6 +400,13 @@ def test_zoo_run_prefers_best_model_and_accepts_a_model_file(tmp_path):
                                                                                 "ThreeBody-v0")
     assert loaded.env_kwargs == {"integrator": "leapfrog"} and loaded.integrator == "leapfrog"
     assert evaluation.load_run(run / "ThreeBody-v0.zip").model_path == run / "ThreeBody-v0.zip"
+
+
+def test_a_meta_run_is_evaluated_into_its_own_folder_not_a_transfer_one(tmp_path):
+    run = make_zoo_run(tmp_path, env="ThreeBodyMeta-v0", env_kwargs={"integrator": ["hermite", "ias15"]})
+    loaded = evaluation.load_run(run)
+    assert loaded.integrator == ("hermite", "ias15")
+    assert default_output(loaded, evaluation.evaluation_settings(loaded)) == run / "evaluation"  # not evaluation_(...)
 
 
 def test_zoo_yaml_reads_ordered_dicts_and_tuples_written_by_hand(tmp_path):

@@ -50,9 +50,10 @@ class Run:
     seed: int | None
 
     @property
-    def integrator(self) -> str:
-        """The method the model was trained on."""
-        return {**registry[self.env_id].kwargs, **self.env_kwargs}.get("integrator", EnvConfig.integrator)
+    def integrator(self) -> str | tuple[str, ...]:
+        """The method the model was trained on, or its methods as a tuple (a meta run; ``args.yml`` stores a list)."""
+        value = {**registry[self.env_id].kwargs, **self.env_kwargs}.get("integrator", EnvConfig.integrator)
+        return value if isinstance(value, str) else tuple(value)
 
 
 @dataclass(frozen=True)
