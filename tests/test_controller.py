@@ -339,3 +339,14 @@ def test_metadata_is_plain_json(policies):
     meta = Controller.load(policies["sac"][1]).metadata
     assert json.loads(json.dumps(meta)) == meta
     assert meta["action_mode"] == "continuous" and meta["algo"] == "sac"
+
+
+@pytest.mark.parametrize(("resolution", "expected"), [(1e-9, "thread_time"), (0.015625, "perf_counter")])
+def test_deployed_episodes_are_timed_by_the_thread_clock_unless_it_is_coarse(monkeypatch, resolution, expected):
+    import time
+    from types import SimpleNamespace
+
+    from controller import episode
+
+    monkeypatch.setattr(time, "get_clock_info", lambda name: SimpleNamespace(resolution=resolution))
+    assert episode._episode_clock() is getattr(time, expected)

@@ -71,7 +71,8 @@ def deployed_episodes(
     the controller's own, or the defaults for a fixed parameter). Seed s draws its initial condition
     from ``np.random.default_rng(s)``, as ``ThreeBodyVectorEnv.reset(seed=[...])`` does.
     ``on_episode(1)`` is called after each episode.
-    Wall time is measured around each episode's compiled loop, after an untimed one-interval warm-up.
+    Wall time is measured around each episode's compiled loop (``controller.episode.EPISODE_CLOCK``: the
+    thread's CPU time, what a dedicated core would take), after an untimed one-interval warm-up.
     """
     seeds = [int(s) for s in seeds]
     if not seeds:
