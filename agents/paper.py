@@ -119,7 +119,7 @@ def evaluate_policy_only(run_dir: Path, seeds: list[int], n_intervals: int, prog
     """Summary row of a run's policy on ``seeds`` in its own settings (the project's agent on the paper's systems)."""
     run = evaluation.load_run(run_dir)
     settings = evaluation.evaluation_settings(run, n_intervals=n_intervals)
-    spec = evaluation.policy_spec(run)
+    spec = evaluation.policy_spec(run, settings)
     result = evaluation.evaluate([spec], seeds, settings, n_traces=0, progress=progress)[spec.name]
     return {**evaluation.summarize(spec, result).row(), **_per_run(result), "run": str(run_dir),
             "param_range": list(settings.config.param_range), "n_actions": settings.config.n_actions}

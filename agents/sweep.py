@@ -164,9 +164,9 @@ def _train_and_evaluate(spec: SweepSpec, point: Mapping[str, Any], folder: Path)
 
     run_dir = trained_run(TrainArgs(**train_settings(spec, point), log_folder=str(folder), progress=False))
     run = evaluation.load_run(run_dir / "model.zip")
-    policy = evaluation.policy_spec(run)
-    seeds = seeds_from(TEST_SEEDS, spec.n_ics)
     settings = evaluation.evaluation_settings(run, n_intervals=spec.n_intervals)
+    policy = evaluation.policy_spec(run, settings)
+    seeds = seeds_from(TEST_SEEDS, spec.n_ics)
     result = evaluation.evaluate([policy], seeds, settings, n_traces=0, progress=False)[policy.name]
     summary = evaluation.summarize(policy, result)
     return {

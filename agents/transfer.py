@@ -47,7 +47,8 @@ def evaluate_set(runs: dict[str, evaluation.Run], overrides: dict[str, Any], see
         raise ValueError(f"transfer: {cache} holds rollouts of other settings; delete it to start again")
     cache.mkdir(parents=True, exist_ok=True)
     (cache / "settings.txt").write_text(key)
-    policies = {name: replace(evaluation.policy_spec(run), name=f"policy ({name})") for name, run in runs.items()}
+    policies = {name: replace(evaluation.policy_spec(run, settings[name]), name=f"policy ({name})")
+                for name, run in runs.items()}
     own = [evaluation.BaselineMethod(first.config.method.name)]  # the study's fixed-eta front, one method
     baselines = evaluation.baseline_specs(first.config, reference=False, baselines=own)
     wanted = baselines if baselines_only else [*policies.values(), *baselines]

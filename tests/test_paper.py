@@ -116,6 +116,9 @@ def test_reproduce_end_to_end(tmp_path):
     assert written["default"][0]["method"] == "eta=0.03 (default)"
     assert [r["method"] for r in written["transfer"]] == ["hermite_aarseth", "adaptive_leapfrog", "dopri5", "ias15",
                                                           "leapfrog", "yoshida4"]
+    for method in written["transfer"]:  # the policy itself ran on each method, not on Hermite with its range
+        report = json.loads((tmp_path / "transfer" / method["method"] / "paper" / "summary.json").read_text())
+        assert next(m for m in report["methods"] if m["role"] == "policy")["integrator"] == method["method"]
     assert written["project_policy"]["n_actions"] == 7 and written["project_policy"]["episodes"] == 3
     assert set(written["seconds"]) >= {"train_paper_agent", "train_project_agent", "evaluate", "transfer"}
     for name in ("error_cost.png", "trajectories.png", "transfer.png", "transfer.md", "evaluation/summary.json"):

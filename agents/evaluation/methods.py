@@ -101,16 +101,17 @@ def baseline_methods(config: EnvConfig, chosen: Sequence[BaselineMethod] | None 
     return [BaselineMethod(name) for name in names]
 
 
-def policy_spec(run: Run) -> MethodSpec:
-    """The run's trained model as a method."""
+def policy_spec(run: Run, settings: Settings) -> MethodSpec:
+    """The run's trained model as a method, acting on the evaluation's integrator (``settings``): its own, or
+    another one in a transfer, its action indices mapped to that method's range."""
     return MethodSpec(f"policy ({run.algo})", "policy", model_path=str(run.model_path), algo=run.algo,
-                      integrator=run.integrator)
+                      integrator=settings.config.integrator)
 
 
 def method_specs(run: Run, settings: Settings, *, reference: bool,
                  baselines: Sequence[BaselineMethod] | None = None) -> list[MethodSpec]:
     """The policy followed by :func:`baseline_specs`."""
-    return [replace(policy_spec(run), integrator=settings.config.integrator),
+    return [policy_spec(run, settings),
             *baseline_specs(settings.config, reference=reference, baselines=baselines)]
 
 
