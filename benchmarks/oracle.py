@@ -3,8 +3,9 @@
 On the paper's test initial conditions (``agents.seeds.TEST_SEEDS``; 300 intervals of 0.1 yr, one
 ``integrators.advance_kernel`` call per interval carrying the integrator's state record from one interval
 to the next as the environment does, so consecutive intervals of one method continue its integration and a
-switch of method restarts it) this measures, on two accuracy measures, the final |dE/E0| and the episode's local error (the sum
-over intervals of the phase-space distance from the double-double reference, :mod:`integrators.reference`):
+switch of method restarts it) this measures, on two accuracy measures, the final |dE/E0| and the episode's
+local error (the sum over intervals of the phase-space distance from the double-double reference,
+:mod:`integrators.reference`):
 
 - the fixed choices: every (method, parameter) of ``--hermite`` and ``--ias15``; their lower envelope
   over cost is the union front;
