@@ -2,10 +2,10 @@
 
 For the single environment (through ``gymnasium.make`` and raw) and the batched environment at
 B = 1, 16, 256, with Hermite at a fixed ``eta`` (0.03, the paper's default, and 1e-3) on the
-paper's initial conditions, this times ``step`` and then replays the very same states through the
-bare kernels (``integrators.evolve_kernel`` for one system, ``integrators.evolve_batch`` for a
-batch) over the same intervals. overhead = env step - integration: observation, reward, info and
-bookkeeping.
+paper's initial conditions, this times ``step`` and then replays the very same states, with the
+integrator state records the environment carried into each interval, through the bare kernels
+(``integrators.advance_kernel`` for one system, ``integrators.advance_batch`` for a batch) over the
+same intervals. overhead = env step - integration: observation, reward, info and bookkeeping.
 
 It first compares one ``ThreeBody-v0`` (the discrete default, action 5: eta = 0.046, about 8
 force evaluations per step) with ``CartPole-v1``, env-only steps/s in the same run, through
@@ -47,14 +47,15 @@ def continuous_action(eta: float, env) -> np.ndarray:
 
 
 def time_single(env, eta: float, steps: int, seed: int) -> tuple[float, float]:
-    """Seconds per step of ``env.step`` and of ``evolve_kernel`` on the same states."""
+    """Seconds per step of ``env.step`` and of ``advance_kernel`` on the same states and state records."""
     action = continuous_action(eta, env)
     systems = env.unwrapped._systems
     cfg = env.unwrapped.config
     env.reset(seed=seed)
     states, params, total = [], [], 0.0
     for _ in range(steps):
-        states.append((systems.pos[0].copy(), systems.vel[0].copy(), systems.mass[0].copy()))
+        states.append((systems.pos[0].copy(), systems.vel[0].copy(), systems.mass[0].copy(),
+                       systems.states[0].copy()))
         start = time.perf_counter()
         _, _, terminated, truncated, info = env.step(action)
         total += time.perf_counter() - start
@@ -62,10 +63,10 @@ def time_single(env, eta: float, steps: int, seed: int) -> tuple[float, float]:
         if terminated or truncated:
             env.reset()
     integration = 0.0
-    for (pos, vel, mass), param in zip(states, params, strict=True):
+    for (pos, vel, mass, record), param in zip(states, params, strict=True):
         start = time.perf_counter()
-        integrators.evolve_kernel(cfg.method.method_id, pos, vel, mass, cfg.interval, param,
-                                  cfg.softening, cfg.max_integrator_steps)
+        integrators.advance_kernel(cfg.method.method_id, pos, vel, mass, cfg.interval, param,
+                                   cfg.softening, cfg.max_integrator_steps, record)
         integration += time.perf_counter() - start
     return total / steps, integration / steps
 
@@ -82,21 +83,22 @@ def time_vector(venv: ThreeBodyVectorEnv, eta: float, steps: int, seed: int) -> 
     active = np.ones(b, dtype=bool)
     records, total = [], 0.0
     for _ in range(steps):
-        records.append((systems.pos.copy(), systems.vel.copy(), systems.mass.copy(), active.copy()))
+        records.append((systems.pos.copy(), systems.vel.copy(), systems.mass.copy(), systems.states.copy(),
+                        active.copy()))
         start = time.perf_counter()
         _, _, terminated, truncated, info = venv.step(actions)
         total += time.perf_counter() - start
         active &= ~(terminated | truncated)
     params = np.full(b, info["param"][0])
     integration = 0.0
-    for pos, vel, mass, was_active in records:
+    for pos, vel, mass, state_records, was_active in records:
         start = time.perf_counter()
         if b == 1:  # as SystemBatch.advance does: the serial kernel for a single system
-            integrators.evolve_kernel(cfg.method.method_id, pos[0], vel[0], mass[0], cfg.interval, params[0],
-                                      cfg.softening, cfg.max_integrator_steps)
+            integrators.advance_kernel(cfg.method.method_id, pos[0], vel[0], mass[0], cfg.interval, params[0],
+                                       cfg.softening, cfg.max_integrator_steps, state_records[0])
         else:
-            integrators.evolve_batch(cfg.method.method_id, pos, vel, mass, cfg.interval, params,
-                                     cfg.softening, cfg.max_integrator_steps, was_active)
+            integrators.advance_batch(cfg.method.method_id, pos, vel, mass, cfg.interval, params,
+                                      cfg.softening, cfg.max_integrator_steps, was_active, state_records)
         integration += time.perf_counter() - start
     return total / steps, integration / steps
 
