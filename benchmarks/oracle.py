@@ -39,7 +39,7 @@ import numpy as np
 from numba import njit, prange
 
 import integrators
-from agents.evaluation.metrics import DEFAULT_TOLERANCE, LOG_ERROR_CEILING, LOG_ERROR_FLOOR, interpolate_front
+from agents.evaluation.metrics import DEFAULT_TOLERANCE, LOG_ERROR_CEILING, LOG_ERROR_FLOOR, front_value
 from agents.seeds import TEST_SEEDS, VALIDATION_SEEDS, seeds_from
 from integrators import advance_kernel, energy_kernel, pairwise_timescale, state_size
 from integrators.reference import local_errors_kernel, phase_space_scales, reference_batch
@@ -145,21 +145,6 @@ def statistics(errors: np.ndarray) -> dict[str, float]:
             "mean_log10": float(logs.mean()), "fraction_above": float((errors > DEFAULT_TOLERANCE).mean())}
 
 
-def envelope(costs: list[float], values: list[float], cost: float, statistic: str) -> float:
-    """The union front at ``cost``: the lower envelope of the fixed points (those that no cheaper point
-    matches), interpolated between neighbours as evaluate.py does (log-log for errors); beyond the dearest
-    point its value; NaN below the cheapest."""
-    order = np.argsort(costs)
-    pareto_c, pareto_v = [], []
-    for i in order:
-        if not pareto_v or values[i] < pareto_v[-1]:
-            pareto_c.append(costs[i])
-            pareto_v.append(values[i])
-    if cost >= pareto_c[-1]:
-        return pareto_v[-1]
-    return interpolate_front(pareto_c, pareto_v, cost, log_value=statistic in ("median", "p90"))
-
-
 def room(statistic: str, front: float, value: float) -> float:
     """How far below the front a value lies: a factor (> 1 is below) or, for the fraction, a difference."""
     if math.isnan(front):
@@ -179,7 +164,8 @@ def room_row(point: Episodes, fixed: list[Episodes]) -> dict:
         fixed_stats = [statistics(getattr(f, measure)) for f in fixed]
         costs = [float(f.cost.mean()) for f in fixed]
         for name in STATISTICS:
-            front = envelope(costs, [fs[name] for fs in fixed_stats], row["cost"], name)
+            front = front_value(costs, [fs[name] for fs in fixed_stats], row["cost"],
+                                log_value=name in ("median", "p90"))
             row[f"{measure}_{name}"] = stats[name]
             row[f"{measure}_{name}_room"] = room(name, front, stats[name])
     return row
