@@ -1,9 +1,9 @@
 """How much room is there for a controller that chooses the method and its parameter? (issue 17, item 2)
 
-On the paper's test initial conditions (``agents.seeds.TEST_SEEDS``; 300 intervals of 0.1 yr, one
-``integrators.advance_kernel`` call per interval carrying the integrator's state record from one interval
-to the next as the environment does, so consecutive intervals of one method continue its integration and a
-switch of method restarts it) this measures, on two accuracy measures, the final |dE/E0| and the episode's
+On the paper's test initial conditions (``agents.seeds.TEST_SEEDS``; 300 intervals of 0.1 yr, each system
+advanced by ``integrators.advance_batch``, carrying its integrator's state record from one interval to the
+next as the environment does, so consecutive intervals of one method continue its integration and a switch
+of method restarts it) this measures, on two accuracy measures, the final |dE/E0| and the episode's
 local error (the sum over intervals of the phase-space distance from the double-double reference,
 :mod:`integrators.reference`):
 
@@ -36,12 +36,11 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit, prange
 
 import integrators
 from agents.evaluation.metrics import DEFAULT_TOLERANCE, LOG_ERROR_CEILING, LOG_ERROR_FLOOR, front_value
 from agents.seeds import TEST_SEEDS, VALIDATION_SEEDS, seeds_from
-from integrators import advance_kernel, energy_kernel, pairwise_timescale, state_size
+from integrators import energy_batch, min_timescale_batch, state_size
 from integrators.reference import local_errors_kernel, phase_space_scales, reference_batch
 from threebody_env.initial_conditions import natural_interval, resolve_sampler
 
@@ -53,50 +52,69 @@ FIXED, TIMESCALE_RULE, FALLBACK_RULE = 0, 1, 2
 STATISTICS = ("median", "p90", "mean_log10", "fraction_above")
 
 
-# ----------------------------------------------------------------- episodes under a rule (compiled)
+# ----------------------------------------------------------------- episodes under a rule
 
-@njit(parallel=True, cache=True, error_model="numpy")
-def run_rule(kind, threshold, method_a, param_a, method_b, param_b, pos0, vel0, mass, interval, n_intervals):
-    """Run S systems (pos0, vel0 (S, N, 3), mass (S, N)) for ``n_intervals`` under one rule, in parallel.
+def advance_each(methods, params, pos, vel, mass, interval, active, records):
+    """Advance every ``active`` system of a batch over one interval in place, each with its own method and
+    parameter ((B,) int64 and float64), carrying its state record (B, R): one :func:`integrators.advance_batch`
+    call per method present, as the environment's ``SystemBatch`` does. Returns (force evaluations, status),
+    each (B,) int64, zeros for inactive systems."""
+    evals = np.zeros(pos.shape[0], dtype=np.int64)
+    status = np.zeros(pos.shape[0], dtype=np.int64)
+    for method in np.unique(methods[active]):
+        chosen = active & (methods == method)
+        _, cost, code = integrators.advance_batch(int(method), pos, vel, mass, interval, params, 0.0, MAX_STEPS,
+                                                  chosen, records)
+        evals += cost
+        status += code
+    return evals, status
 
-    kind FIXED: (method_a, param_a) throughout. TIMESCALE_RULE: (method_b, param_b) in intervals whose
-    shortest pairwise time scale at the start is below ``threshold``, else a. FALLBACK_RULE: a; an interval
-    on which a spends more than ``threshold`` force evaluations is redone from its start (state record
-    included) with b (both paid). Each system carries its integrator's state record between intervals.
-    Returns the states at each interval's start and the last end, (S, T + 1, N, 3) x 2, the force
-    evaluations per interval (S, T), whether b ran (S, T), the intervals completed (S,) and the final
-    signed energy error (S,) (an episode stops after the interval that fails).
+
+def run_rule(kind, threshold, a, b, pos0, vel0, mass, interval, n_intervals):
+    """Run S systems (pos0, vel0 (S, N, 3), mass (S, N)) for ``n_intervals`` under one rule; a and b are
+    (method id, parameter) pairs.
+
+    kind FIXED: a throughout. TIMESCALE_RULE: b in intervals whose shortest pairwise time scale at the start
+    is below ``threshold``, else a. FALLBACK_RULE: a; an interval on which a spends more than ``threshold``
+    force evaluations is redone from its start (state record included) with b (both paid). Each system
+    carries its integrator's state record between intervals. Returns the states at each interval's start
+    and the last end, (S, T + 1, N, 3) x 2, the force evaluations per interval (S, T), whether b ran (S, T),
+    the intervals completed (S,) and the final signed energy error (S,) (an episode stops after the
+    interval that fails).
     """
     s_count, n = pos0.shape[0], pos0.shape[1]
+    pos, vel = pos0.copy(), vel0.copy()
+    records = np.zeros((s_count, state_size(n)))
     states_pos = np.full((s_count, n_intervals + 1, n, 3), np.nan)
     states_vel = np.full((s_count, n_intervals + 1, n, 3), np.nan)
+    states_pos[:, 0], states_vel[:, 0] = pos, vel
     evals = np.zeros((s_count, n_intervals), dtype=np.int64)
     used_b = np.zeros((s_count, n_intervals), dtype=np.bool_)
     done = np.zeros(s_count, dtype=np.int64)
     energy_error = np.zeros(s_count)
-    for s in prange(s_count):
-        pos, vel, m = pos0[s].copy(), vel0[s].copy(), mass[s]
-        state = np.zeros(state_size(n))
-        e0 = energy_kernel(pos, vel, m, 0.0)
-        states_pos[s, 0], states_vel[s, 0] = pos, vel
-        for t in range(n_intervals):
-            use_b = kind == TIMESCALE_RULE and pairwise_timescale(pos, vel, m) < threshold
-            start_pos, start_vel, start_state = pos.copy(), vel.copy(), state.copy()
-            if use_b:
-                _, cost, status = advance_kernel(method_b, pos, vel, m, interval, param_b, 0.0, MAX_STEPS, state)
-            else:
-                _, cost, status = advance_kernel(method_a, pos, vel, m, interval, param_a, 0.0, MAX_STEPS, state)
-                if kind == FALLBACK_RULE and cost > threshold:
-                    use_b = True
-                    pos[:], vel[:], state[:] = start_pos, start_vel, start_state
-                    _, extra, status = advance_kernel(method_b, pos, vel, m, interval, param_b, 0.0, MAX_STEPS, state)
-                    cost += extra
-            evals[s, t], used_b[s, t] = cost, use_b
-            states_pos[s, t + 1], states_vel[s, t + 1] = pos, vel
-            done[s] = t + 1
-            energy_error[s] = (energy_kernel(pos, vel, m, 0.0) - e0) / abs(e0)
-            if status != 0 or not abs(energy_error[s]) <= MAX_ENERGY_ERROR:
-                break
+    e0 = energy_batch(pos, vel, mass, 0.0)
+    active = np.ones(s_count, dtype=np.bool_)
+    for t in range(n_intervals):
+        use_b = active & (min_timescale_batch(pos, vel, mass) < threshold) if kind == TIMESCALE_RULE \
+            else np.zeros(s_count, dtype=np.bool_)
+        start = pos.copy(), vel.copy(), records.copy()
+        cost, status = advance_each(np.where(use_b, b[0], a[0]), np.where(use_b, b[1], a[1]), pos, vel, mass,
+                                    interval, active, records)
+        if kind == FALLBACK_RULE:
+            redo = active & (cost > threshold)
+            pos[redo], vel[redo], records[redo] = (array[redo] for array in start)
+            extra, redo_status = advance_each(np.full(s_count, b[0]), np.full(s_count, b[1]), pos, vel, mass,
+                                              interval, redo, records)
+            cost += extra
+            status[redo] = redo_status[redo]
+            use_b |= redo
+        evals[:, t], used_b[:, t] = cost, use_b
+        states_pos[active, t + 1], states_vel[active, t + 1] = pos[active], vel[active]
+        done[active] = t + 1
+        energy_error[active] = ((energy_batch(pos, vel, mass, 0.0) - e0) / np.abs(e0))[active]
+        active &= (status == 0) & (np.abs(energy_error) <= MAX_ENERGY_ERROR)
+        if not active.any():
+            break
     return states_pos, states_vel, evals, used_b, done, energy_error
 
 
@@ -117,8 +135,7 @@ class Episodes:
 def episodes_of_rule(label, kind, threshold, a, b, ics, interval, n_intervals) -> Episodes:
     """Run a rule (see :func:`run_rule`) on ``ics`` = (pos, vel, mass, r_scale, v_scale) and measure both errors."""
     pos0, vel0, mass, r_scale, v_scale = ics
-    sp, sv, evals, used_b, done, energy = run_rule(kind, threshold, a[0], a[1], b[0], b[1], pos0, vel0, mass,
-                                                   interval, n_intervals)
+    sp, sv, evals, used_b, done, energy = run_rule(kind, threshold, a, b, pos0, vel0, mass, interval, n_intervals)
     s_count, n = pos0.shape[0], pos0.shape[1]
     valid = np.arange(n_intervals)[None, :] < done[:, None]
     flat = np.flatnonzero(valid.ravel())
@@ -186,23 +203,18 @@ def per_system_best(target: Episodes, fixed: list[Episodes]) -> Episodes:
 
 # ----------------------------------------------------------------- (b) beam search over schedules
 
-@njit(parallel=True, cache=True, error_model="numpy")
-def expand(pos, vel, states, mass, methods, params, interval):
+def expand(pos, vel, records, mass, methods, params, interval):
     """Every beam member (M, N, 3), with its state record (M, R), advanced by every action (A,): children
-    (M, A, N, 3) x 2 and (M, A, R), evals and status."""
+    (M, A, N, 3) x 2 and (M, A, R), evals and status (M, A)."""
     m_count, a_count, n = pos.shape[0], methods.shape[0], pos.shape[1]
-    child_pos = np.empty((m_count, a_count, n, 3))
-    child_vel = np.empty((m_count, a_count, n, 3))
-    child_states = np.empty((m_count, a_count, states.shape[1]))
-    evals = np.zeros((m_count, a_count), dtype=np.int64)
-    status = np.zeros((m_count, a_count), dtype=np.int64)
-    for k in prange(m_count * a_count):
-        i, a = k // a_count, k % a_count
-        p, v, record = pos[i].copy(), vel[i].copy(), states[i].copy()
-        _, evals[i, a], status[i, a] = advance_kernel(methods[a], p, v, mass[i], interval, params[a], 0.0, MAX_STEPS,
-                                                      record)
-        child_pos[i, a], child_vel[i, a], child_states[i, a] = p, v, record
-    return child_pos, child_vel, child_states, evals, status
+    child_pos, child_vel = np.repeat(pos, a_count, axis=0), np.repeat(vel, a_count, axis=0)
+    child_records = np.repeat(records, a_count, axis=0)
+    evals, status = advance_each(np.tile(methods, m_count), np.tile(params, m_count), child_pos, child_vel,
+                                 np.repeat(mass, a_count, axis=0), interval, np.ones(m_count * a_count, np.bool_),
+                                 child_records)
+    return (child_pos.reshape(m_count, a_count, n, 3), child_vel.reshape(m_count, a_count, n, 3),
+            child_records.reshape(m_count, a_count, -1), evals.reshape(m_count, a_count),
+            status.reshape(m_count, a_count))
 
 
 def beam_search(ics, actions, weight, width, interval, n_intervals) -> Episodes:
@@ -212,7 +224,7 @@ def beam_search(ics, actions, weight, width, interval, n_intervals) -> Episodes:
     s_count, n = pos0.shape[0], pos0.shape[1]
     methods = np.array([a[0] for a in actions], dtype=np.int64)
     params = np.array([a[1] for a in actions])
-    e0 = np.array([energy_kernel(pos0[s], vel0[s], mass[s], 0.0) for s in range(s_count)])
+    e0 = energy_batch(pos0, vel0, mass, 0.0)
     # the beam, flattened over systems: member k belongs to system owner[k]
     pos, vel, owner = pos0.copy(), vel0.copy(), np.arange(s_count)
     states = np.zeros((s_count, state_size(n)))
@@ -228,7 +240,7 @@ def beam_search(ics, actions, weight, width, interval, n_intervals) -> Episodes:
         dv = np.linalg.norm((child_vel - vh[:, None]) - vl[:, None], axis=-1).max(axis=-1)
         c_local = local[:, None] + dx / r_scale[owner, None] + dv / v_scale[owner, None]
         m_count, a_count = evals.shape
-        energies = integrators.energy_batch(child_pos.reshape(-1, n, 3), child_vel.reshape(-1, n, 3),
+        energies = energy_batch(child_pos.reshape(-1, n, 3), child_vel.reshape(-1, n, 3),
                                             np.repeat(mass[owner], a_count, axis=0), 0.0).reshape(m_count, a_count)
         c_energy = np.abs((energies - e0[owner, None]) / e0[owner, None])
         c_cost = cost[:, None] + evals
