@@ -3,8 +3,9 @@ time goes (not a test).
 
 Runs the run folder's controller (``best_controller.npz``, as ``evaluate.py`` does) in the vector
 environment on the first ``--n-ics`` test seeds for ``--n-intervals`` intervals, and prints the share
-of intervals per (method, parameter), the share per method, and the method switches per episode
-(median, mean, share of episodes that switch at all).
+of intervals per (method, parameter), the share per method, the method switches per episode
+(median, mean, share of episodes that switch at all), and, per method, how loose the policy runs it
+after quiet and after busy intervals (:func:`choices_by_activity`).
 
 Then it splits the deployed wall time (``threebody_env.deployment.deployed_episodes``: observation,
 decision and integration in one compiled loop) into the integration of the policy's own schedule,
@@ -86,6 +87,7 @@ def main() -> None:
     running = np.ones(args.n_ics, dtype=bool)
     last = None
     taken = []  # (n_ics,) actions per interval; an episode's own end is where running turns False
+    spent = []  # (n_ics,) force evaluations per interval
     for _ in range(args.n_intervals):
         actions = controller.actions(obs)
         taken.append(np.where(running, actions, -1))
@@ -93,7 +95,8 @@ def main() -> None:
         if last is not None:
             switches += running & (methods[actions] != methods[last])
         last = actions
-        obs, _, terminated, truncated, _ = env.step(actions)
+        obs, _, terminated, truncated, info = env.step(actions)
+        spent.append(info["n_force_evals"])
         running &= ~(terminated | truncated)
         if not running.any():
             break
@@ -105,7 +108,40 @@ def main() -> None:
         print(f"{name}: {100 * share:.1f} % of intervals")
     print(f"method switches per episode: median {np.median(switches):g}, mean {switches.mean():.1f}, "
           f"{100 * np.mean(switches > 0):.0f} % of episodes switch at least once")
+    choices_by_activity(np.array(taken).T, np.array(spent).T, env)
     wall_time_split(controller, np.array(taken).T, env, args)
+
+
+def choices_by_activity(taken: np.ndarray, spent: np.ndarray, env: ThreeBodyVectorEnv) -> None:
+    """Print, per method, how loose the policy runs it after quiet and after busy intervals.
+
+    ``taken`` and ``spent`` (episodes, intervals): the actions (-1 after an episode's end) and the force
+    evaluations of each interval. Intervals are binned by the previous interval's force evaluations
+    (at its quartiles and 90th percentile over that method's intervals; costs are integers, so ties make
+    the bins uneven), something the policy can infer from its observation. Each row gives the median
+    parameter and the share in the loosest third of the method's grid. A policy that saves work where it
+    is safe loosens after quiet intervals, not after busy ones.
+    """
+    method_of, values = env.actions.method_of, env.actions.values
+    actions, previous = taken[:, 1:], spent[:, :-1]
+    print("\nparameter by the previous interval's force evaluations (is it loose where the orbit is quiet?)")
+    for index, method in enumerate(env.config.methods):
+        grid = np.sort(values[method_of == index])
+        loose = grid[(2 * grid.size) // 3]
+        mine = (actions >= 0) & (method_of[actions] == index)
+        if mine.sum() < 20:
+            continue
+        edges = np.percentile(previous[mine], [25, 50, 75, 90])
+        bins = np.searchsorted(edges, previous[mine], side="left")  # a tie goes to the quieter bin
+        chosen_all, previous_mine = values[actions[mine]], previous[mine]
+        print(f"| {method.name}: previous interval's force evals | intervals | median parameter "
+              f"| share >= {loose:.3g} |\n| --- | --- | --- | --- |")
+        for k in range(edges.size + 1):
+            chosen = chosen_all[bins == k]
+            if chosen.size:
+                span = previous_mine[bins == k]
+                print(f"| {span.min():.0f}-{span.max():.0f} | {chosen.size} | {np.median(chosen):.3g} "
+                      f"| {100 * np.mean(chosen >= loose):.0f} % |")
 
 
 def wall_time_split(controller: Controller, taken: np.ndarray, env: ThreeBodyVectorEnv, args) -> None:
