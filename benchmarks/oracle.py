@@ -1,7 +1,7 @@
 """How much room is there for a controller that chooses the method and its parameter? (issue 17, item 2)
 
 On the paper's test initial conditions (``agents.seeds.TEST_SEEDS``; 300 intervals of 0.1 yr, each system
-advanced by ``integrators.advance_batch``, carrying its integrator's state record from one interval to the
+advanced by ``integrators.advance_methods``, carrying its integrator's state record from one interval to the
 next as the environment does, so consecutive intervals of one method continue its integration and a switch
 of method restarts it) this measures, on two accuracy measures, the final |dE/E0| and the episode's
 local error (the sum over intervals of the phase-space distance from the double-double reference,
@@ -40,7 +40,7 @@ import numpy as np
 import integrators
 from agents.evaluation.metrics import DEFAULT_TOLERANCE, LOG_ERROR_CEILING, LOG_ERROR_FLOOR, front_value
 from agents.seeds import TEST_SEEDS, VALIDATION_SEEDS, seeds_from
-from integrators import energy_batch, min_timescale_batch, state_size
+from integrators import advance_methods, energy_batch, min_timescale_batch, state_size
 from integrators.reference import local_errors_kernel, phase_space_scales, reference_batch
 from threebody_env.initial_conditions import natural_interval, resolve_sampler
 
@@ -53,22 +53,6 @@ STATISTICS = ("median", "p90", "mean_log10", "fraction_above")
 
 
 # ----------------------------------------------------------------- episodes under a rule
-
-def advance_each(methods, params, pos, vel, mass, interval, active, records):
-    """Advance every ``active`` system of a batch over one interval in place, each with its own method and
-    parameter ((B,) int64 and float64), carrying its state record (B, R): one :func:`integrators.advance_batch`
-    call per method present, as the environment's ``SystemBatch`` does. Returns (force evaluations, status),
-    each (B,) int64, zeros for inactive systems."""
-    evals = np.zeros(pos.shape[0], dtype=np.int64)
-    status = np.zeros(pos.shape[0], dtype=np.int64)
-    for method in np.unique(methods[active]):
-        chosen = active & (methods == method)
-        _, cost, code = integrators.advance_batch(int(method), pos, vel, mass, interval, params, 0.0, MAX_STEPS,
-                                                  chosen, records)
-        evals += cost
-        status += code
-    return evals, status
-
 
 def run_rule(kind, threshold, a, b, pos0, vel0, mass, interval, n_intervals):
     """Run S systems (pos0, vel0 (S, N, 3), mass (S, N)) for ``n_intervals`` under one rule; a and b are
@@ -98,13 +82,13 @@ def run_rule(kind, threshold, a, b, pos0, vel0, mass, interval, n_intervals):
         use_b = active & (min_timescale_batch(pos, vel, mass) < threshold) if kind == TIMESCALE_RULE \
             else np.zeros(s_count, dtype=np.bool_)
         start = pos.copy(), vel.copy(), records.copy()
-        cost, status = advance_each(np.where(use_b, b[0], a[0]), np.where(use_b, b[1], a[1]), pos, vel, mass,
-                                    interval, active, records)
+        _, cost, status = advance_methods(np.where(use_b, b[0], a[0]), pos, vel, mass, interval,
+                                          np.where(use_b, b[1], a[1]), 0.0, MAX_STEPS, active, records)
         if kind == FALLBACK_RULE:
             redo = active & (cost > threshold)
             pos[redo], vel[redo], records[redo] = (array[redo] for array in start)
-            extra, redo_status = advance_each(np.full(s_count, b[0]), np.full(s_count, b[1]), pos, vel, mass,
-                                              interval, redo, records)
+            _, extra, redo_status = advance_methods(np.full(s_count, b[0]), pos, vel, mass, interval,
+                                                    np.full(s_count, b[1]), 0.0, MAX_STEPS, redo, records)
             cost += extra
             status[redo] = redo_status[redo]
             use_b |= redo
@@ -209,9 +193,9 @@ def expand(pos, vel, records, mass, methods, params, interval):
     m_count, a_count, n = pos.shape[0], methods.shape[0], pos.shape[1]
     child_pos, child_vel = np.repeat(pos, a_count, axis=0), np.repeat(vel, a_count, axis=0)
     child_records = np.repeat(records, a_count, axis=0)
-    evals, status = advance_each(np.tile(methods, m_count), np.tile(params, m_count), child_pos, child_vel,
-                                 np.repeat(mass, a_count, axis=0), interval, np.ones(m_count * a_count, np.bool_),
-                                 child_records)
+    _, evals, status = advance_methods(np.tile(methods, m_count), child_pos, child_vel,
+                                       np.repeat(mass, a_count, axis=0), interval, np.tile(params, m_count), 0.0,
+                                       MAX_STEPS, np.ones(m_count * a_count, np.bool_), child_records)
     return (child_pos.reshape(m_count, a_count, n, 3), child_vel.reshape(m_count, a_count, n, 3),
             child_records.reshape(m_count, a_count, -1), evals.reshape(m_count, a_count),
             status.reshape(m_count, a_count))
@@ -241,7 +225,7 @@ def beam_search(ics, actions, weight, width, interval, n_intervals) -> Episodes:
         c_local = local[:, None] + dx / r_scale[owner, None] + dv / v_scale[owner, None]
         m_count, a_count = evals.shape
         energies = energy_batch(child_pos.reshape(-1, n, 3), child_vel.reshape(-1, n, 3),
-                                            np.repeat(mass[owner], a_count, axis=0), 0.0).reshape(m_count, a_count)
+                                np.repeat(mass[owner], a_count, axis=0), 0.0).reshape(m_count, a_count)
         c_energy = np.abs((energies - e0[owner, None]) / e0[owner, None])
         c_cost = cost[:, None] + evals
         score = np.log10(np.maximum(np.maximum(c_energy, c_local), 1e-16)) + weight * c_cost / 1e4

@@ -21,7 +21,8 @@ force evaluations (deterministic). :class:`Simulation` integrates one system to 
 after another, carrying the method's state between calls; ``evolve`` is one validated call that
 starts afresh. ``advance_kernel`` / ``advance_batch`` (with a state record per system, sized by
 ``state_size``), ``evolve_kernel`` / ``evolve_batch`` (afresh), ``energy_batch`` and
-``min_timescale_batch`` are compiled entry points for callers that validate their own inputs.
+``min_timescale_batch`` are compiled entry points for callers that validate their own inputs;
+``advance_methods`` runs ``advance_batch`` on a batch whose systems use different methods.
 docs/integrators.md describes the methods, the state record and the measurements.
 
 ``reference_evolve`` is not a method but the judge of the methods: an independent double-double Taylor
@@ -40,6 +41,7 @@ from ._evolve import (
     Status,
     advance_batch,
     advance_kernel,
+    advance_methods,
     as_state,
     energy_batch,
     evolve,
@@ -55,8 +57,8 @@ from .simulation import Simulation
 __all__ = [
     "METHODS", "MethodInfo", "Status", "EvolveResult", "Simulation", "evolve", "energy", "momentum",
     "angular_momentum", "min_timescale", "evolve_kernel", "evolve_batch", "advance_kernel",
-    "advance_batch", "state_size", "energy_batch", "min_timescale_batch", "as_state", "reference_evolve",
-    "local_error", "episode_local_errors",
+    "advance_batch", "advance_methods", "state_size", "energy_batch", "min_timescale_batch", "as_state",
+    "reference_evolve", "local_error", "episode_local_errors",
 ]
 
 

@@ -160,6 +160,19 @@ def advance_batch(method_id, pos, vel, mass, duration, params, softening, max_st
     return steps, evals, status
 
 
+def advance_methods(method_ids, pos, vel, mass, duration, params, softening, max_steps, active, states):
+    """:func:`advance_batch` for a batch whose systems use different methods (``method_ids`` (B,) int64):
+    one parallel call per method present among the active systems, over the systems that chose it.
+    Returns int64 arrays (n_steps, n_force_evals, status), each (B,), zeros for inactive systems; each
+    system gives bitwise the result of ``advance_kernel`` with its own method and state record.
+    """
+    out = np.zeros((3, pos.shape[0]), dtype=np.int64)
+    for method_id in np.unique(method_ids[active]):
+        out += advance_batch(int(method_id), pos, vel, mass, duration, params, softening, max_steps,
+                             active & (method_ids == method_id), states)
+    return out[0], out[1], out[2]
+
+
 @jit
 def evolve_batch(method_id, pos, vel, mass, duration, params, softening, max_steps, active):
     """:func:`advance_batch` from fresh states (every call starts afresh)."""

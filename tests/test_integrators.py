@@ -346,6 +346,30 @@ def test_method_id_reaches_its_rows_driver(method):
     assert tuple(out) == tuple(fresh)
 
 
+def test_advance_methods_gives_each_system_its_own_methods_advance_kernel():
+    """A batch of systems on different methods, one inactive, each carrying a state record over two
+    intervals: every active system ends bit for bit where advance_kernel with its own method leaves it;
+    the inactive one is untouched and reports zeros."""
+    pos, vel, mass = hierarchical_triple()
+    chosen = [METHODS[name] for name in ("ias15", "hermite", "dopri5", "ias15")]
+    ids = np.array([info.method_id for info in chosen], dtype=np.int64)
+    params = np.array([info.default for info in chosen])
+    active = np.array([True, True, True, False])
+    b_pos, b_vel = np.array([pos] * 4), np.array([vel] * 4)
+    b_mass, states = np.array([mass] * 4), np.zeros((4, integrators.state_size(3)))
+    for _ in range(2):
+        out = integrators.advance_methods(ids, b_pos, b_vel, b_mass, 0.5, params, 0.0, 10**5, active, states)
+    for k, info in enumerate(chosen[:3]):
+        p, v, state = pos.copy(), vel.copy(), np.zeros(integrators.state_size(3))
+        for _ in range(2):
+            expected = integrators.advance_kernel(info.method_id, p, v, mass, 0.5, info.default, 0.0, 10**5, state)
+        assert tuple(o[k] for o in out) == tuple(expected)
+        np.testing.assert_array_equal(b_pos[k], p)
+        np.testing.assert_array_equal(states[k], state)
+    assert [o[3] for o in out] == [0, 0, 0]
+    np.testing.assert_array_equal(b_pos[3], pos)
+
+
 # ---------------------------------------------------------------------------------------------
 # Bad inputs and near-collisions
 # ---------------------------------------------------------------------------------------------

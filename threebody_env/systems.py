@@ -76,7 +76,7 @@ class SystemBatch:
     def __init__(self, config: EnvConfig, num_systems: int, n_bodies: int) -> None:
         self.config = config
         self.method_id = config.method.method_id
-        self.method_ids = [m.method_id for m in config.methods]
+        self.method_ids = np.array([m.method_id for m in config.methods], dtype=np.int64)
         self.method_names = np.array([m.name for m in config.methods])
         b, n = num_systems, n_bodies
         self.pos = np.zeros((b, n, 3))
@@ -166,11 +166,10 @@ class SystemBatch:
             self._advance_method(self.method_ids[methods[0]], params, active)
             self.method[active] = methods[active]
         else:
-            self._evolved[:] = 0
-            for index, method_id in enumerate(self.method_ids):
-                chosen = active & (methods == index)
-                if chosen.any():
-                    self._evolved += self._run(method_id, params, chosen)
+            self._evolved[:] = integrators.advance_methods(
+                self.method_ids[methods], self.pos, self.vel, self.mass, cfg.interval, params, cfg.softening,
+                cfg.max_integrator_steps, active, self.states,
+            )
             self.method[active] = methods[active]
         elapsed = time.perf_counter() - start if cfg.record_wall_time else 0.0
         _account(self.pos, self.vel, self.mass, params, active, self._evolved, self.floats, self.counts,
@@ -186,13 +185,9 @@ class SystemBatch:
                     cfg.max_integrator_steps, self._first_state,
                 )
         else:
-            self._evolved[:] = self._run(method_id, params, active)
-
-    def _run(self, method_id: int, params: np.ndarray, active: np.ndarray) -> tuple[np.ndarray, ...]:
-        """:func:`integrators.advance_batch` of ``method_id`` over the ``active`` systems (zeros elsewhere)."""
-        cfg = self.config
-        return integrators.advance_batch(method_id, self.pos, self.vel, self.mass, cfg.interval, params,
-                                         cfg.softening, cfg.max_integrator_steps, active, self.states)
+            self._evolved[:] = integrators.advance_batch(method_id, self.pos, self.vel, self.mass, cfg.interval,
+                                                         params, cfg.softening, cfg.max_integrator_steps, active,
+                                                         self.states)
 
     def failed(self) -> np.ndarray:
         """(B,) bool: the energy error is over the limit, the state is not finite, or the budget ran out."""
