@@ -131,9 +131,9 @@ def choices_by_activity(taken: np.ndarray, spent: np.ndarray, env: ThreeBodyVect
         mine = (actions >= 0) & (method_of[actions] == index)
         if mine.sum() < 20:
             continue
-        edges = np.percentile(previous[mine], [25, 50, 75, 90])
-        bins = np.searchsorted(edges, previous[mine], side="left")  # a tie goes to the quieter bin
         chosen_all, previous_mine = values[actions[mine]], previous[mine]
+        edges = np.percentile(previous_mine, [25, 50, 75, 90])
+        bins = np.searchsorted(edges, previous_mine, side="left")  # a tie goes to the quieter bin
         print(f"| {method.name}: previous interval's force evals | intervals | median parameter "
               f"| share >= {loose:.3g} |\n| --- | --- | --- | --- |")
         for k in range(edges.size + 1):
